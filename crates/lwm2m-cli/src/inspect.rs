@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use lwm2m_core::{AlternateRoot, Attribute, NotificationAttributes, Path};
 
@@ -35,7 +34,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         What::Path { path, root } => {
             let root = AlternateRoot::parse(root.as_deref().unwrap_or("/"))?;
             let segments: Vec<&str> = path.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-            let parsed: Path = root.strip(segments).with_context(|| format!("invalid path {path:?}"))?;
+            let parsed: Path = root.strip(segments)?;
             println!("path:  {parsed}");
             println!("level: {}", parsed.level().name());
             if let Some(parent) = parsed.parent() {

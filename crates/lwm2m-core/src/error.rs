@@ -101,12 +101,12 @@ pub enum PathError {
         input: String,
     },
     /// A segment is not a valid identifier.
-    #[error("path {input:?}: {source}")]
+    #[error("path {input:?}: {reason}")]
     InvalidSegment {
         /// The path given.
         input: String,
         /// What was wrong with the segment.
-        source: IdError,
+        reason: IdError,
     },
     /// An alternate root path is not of the form `/name[/name...]`.
     #[error("alternate root path {input:?} is invalid: {reason}")]

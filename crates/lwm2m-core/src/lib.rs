@@ -20,6 +20,25 @@
 //! - [`binding`], [`version`], [`operation`], [`code`], [`content_format`]: binding modes,
 //!   enabler versions, interface operations, response codes and content-format numbers.
 //!
+//! # Example
+//!
+//! ```
+//! use lwm2m_core::{Instance, InstanceId, Node, Path, Resource, ResourceId, Value};
+//!
+//! // A Device object instance with a Manufacturer and a Battery Level.
+//! let device = Instance::new(InstanceId::new(0).unwrap())
+//!     .with(Resource::single(ResourceId::new(0).unwrap(), "ACME"))
+//!     .with(Resource::single(ResourceId::new(9).unwrap(), Value::Integer(95)));
+//! let node = Node::Instance(device);
+//!
+//! // Flatten it into (path, value) records, as SenML carries them.
+//! let at: Path = "/3/0".parse()?;
+//! let entries = node.to_entries(&at)?;
+//! assert_eq!(entries[1].0.to_string(), "/3/0/9");
+//! assert_eq!(entries[1].1.as_i64(), Some(95));
+//! # Ok::<(), lwm2m_core::Error>(())
+//! ```
+//!
 //! # Errors
 //!
 //! Every parser returns a typed, `#[non_exhaustive]` error naming the offending input and

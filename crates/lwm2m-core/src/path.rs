@@ -96,7 +96,7 @@ impl Path {
             if id == crate::id::RESERVED_ID {
                 return Err(PathError::InvalidSegment {
                     input: render_ids(ids),
-                    source: IdError::Reserved { kind: KINDS[usize::from(path.depth)] },
+                    reason: IdError::Reserved { kind: KINDS[usize::from(path.depth)] },
                 });
             }
             path.ids[usize::from(path.depth)] = id;
@@ -137,7 +137,7 @@ impl Path {
             let kind = KINDS[usize::from(path.depth)];
             let id = parse_u16_id(seg, kind)
                 .and_then(|id| if id == crate::id::RESERVED_ID { Err(IdError::Reserved { kind }) } else { Ok(id) })
-                .map_err(|source| PathError::InvalidSegment { input: render(), source })?;
+                .map_err(|reason| PathError::InvalidSegment { input: render(), reason })?;
             path.ids[usize::from(path.depth)] = id;
             path.depth += 1;
         }
@@ -285,7 +285,7 @@ impl FromStr for Path {
         Path::from_segments(rest.split('/')).map_err(|e| match e {
             PathError::TooDeep { .. } => PathError::TooDeep { input: s.into() },
             PathError::EmptySegment { .. } => PathError::EmptySegment { input: s.into() },
-            PathError::InvalidSegment { source, .. } => PathError::InvalidSegment { input: s.into(), source },
+            PathError::InvalidSegment { reason, .. } => PathError::InvalidSegment { input: s.into(), reason },
             other => other,
         })
     }
@@ -444,7 +444,7 @@ mod tests {
         assert!(matches!("//".parse::<Path>(), Err(PathError::EmptySegment { .. })));
         assert_eq!(
             "/3/65535".parse::<Path>().unwrap_err(),
-            PathError::InvalidSegment { input: "/3/65535".into(), source: IdError::Reserved { kind: "instance id" } }
+            PathError::InvalidSegment { input: "/3/65535".into(), reason: IdError::Reserved { kind: "instance id" } }
         );
         let msg = "/3/x".parse::<Path>().unwrap_err().to_string();
         assert!(msg.contains("/3/x") && msg.contains("instance id"), "{msg}");
