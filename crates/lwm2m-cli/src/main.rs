@@ -22,8 +22,11 @@ struct Cli {
 enum Command {
     /// Inspect LwM2M paths and notification attributes.
     Inspect(inspect::InspectArgs),
+    /// CoAP client (get/post/put/delete/fetch/ipatch) and file server (serve).
+    Coap(coap::CoapArgs),
 }
 
+mod coap;
 mod inspect;
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +34,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Coap(args) => coap::run(&args),
     };
     match result {
         Ok(code) => code,
