@@ -22,11 +22,14 @@ struct Cli {
 enum Command {
     /// Inspect LwM2M paths and notification attributes.
     Inspect(inspect::InspectArgs),
+    /// Decode and encode LwM2M payloads (TLV, SenML, LwM2M CBOR/JSON, text, CBOR, link format).
+    Codec(codec::CodecArgs),
     /// CoAP client (get/post/put/delete/fetch/ipatch) and file server (serve).
     Coap(coap::CoapArgs),
 }
 
 mod coap;
+mod codec;
 mod inspect;
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +37,7 @@ fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Codec(args) => codec::run(&args),
         Command::Coap(args) => coap::run(&args),
     };
     match result {

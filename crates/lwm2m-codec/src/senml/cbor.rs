@@ -1,0 +1,311 @@
+//! SenML CBOR (RFC 8428 §6): records as maps with integer labels (`vlo` keeps its text label).
+
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+
+use lwm2m_core::ContentFormat;
+
+use super::{Number, Record, RecordValue};
+use crate::cbor_io::{Item, Reader, Writer, neg_int};
+use crate::{DecodeError, Limits};
+
+const CF: ContentFormat = ContentFormat::SENML_CBOR;
+
+// RFC 8428 Table 4 (CBOR labels).
+const BVER: i64 = -1;
+const BN: i64 = -2;
+const BT: i64 = -3;
+const BU: i64 = -4;
+const BV: i64 = -5;
+const BS: i64 = -6;
+const N: i64 = 0;
+const U: i64 = 1;
+const V: i64 = 2;
+const VS: i64 = 3;
+const VB: i64 = 4;
+const S: i64 = 5;
+const T: i64 = 6;
+const UT: i64 = 7;
+const VD: i64 = 8;
+/// Pseudo label number for the text label `vlo` (bit tracking only).
+const VLO: i64 = 9;
+
+fn label_name(label: i64) -> &'static str {
+    match label {
+        BVER => "bver",
+        BN => "bn",
+        BT => "bt",
+        BU => "bu",
+        BV => "bv",
+        BS => "bs",
+        N => "n",
+        U => "u",
+        V => "v",
+        VS => "vs",
+        VB => "vb",
+        S => "s",
+        T => "t",
+        UT => "ut",
+        VD => "vd",
+        _ => "vlo",
+    }
+}
+
+/// Calls `f` with each record of a SenML CBOR pack, in order, borrowing strings from `payload`.
+pub(crate) fn for_each<'a>(
+    payload: &'a [u8],
+    limits: &'a Limits,
+    mut f: impl FnMut(&mut Record<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    limits.check_payload(payload.len())?;
+    let mut r = Reader::new(payload, CF, limits);
+    let at = r.offset();
+    let Item::Array(len) = r.next()? else {
+        return Err(r.malformed(at, "a SenML pack is an array of records"));
+    };
+    if let Some(n) = len {
+        r.check_count(n, at)?;
+    }
+    let mut count = 0usize;
+    let mut rec;
+    loop {
+        match len {
+            Some(n) if count as u64 >= n => break,
+            None if r.peek_break()? => break,
+            _ => {}
+        }
+        count += 1;
+        limits.check_entries(count)?;
+        rec = Record::default();
+        record(&mut r, &mut rec)?;
+        f(&mut rec)?;
+    }
+    r.finish()
+}
+
+fn number(r: &Reader<'_>, label: i64, item: &Item<'_>, at: usize) -> Result<Number, DecodeError> {
+    match *item {
+        Item::UInt(v) => Ok(i64::try_from(v).map_or(Number::UInt(v), Number::Int)),
+        Item::NegInt(n) => neg_int(n).map(Number::Int).ok_or_else(|| r.malformed(at, "negative integer below -2^63")),
+        Item::Float(v) => Ok(Number::Float(v)),
+        _ => Err(bad(label, "a number")),
+    }
+}
+
+fn text<'a>(label: i64, item: Item<'a>) -> Result<Cow<'a, str>, DecodeError> {
+    match item {
+        Item::Text(t) => Ok(t),
+        _ => Err(bad(label, "a text string")),
+    }
+}
+
+fn bad(label: i64, expected: &'static str) -> DecodeError {
+    DecodeError::InvalidLabelValue { format: CF, label: label_name(label).into(), expected }
+}
+
+fn record<'a>(r: &mut Reader<'a>, rec: &mut Record<'a>) -> Result<(), DecodeError> {
+    let at = r.offset();
+    let Item::Map(len) = r.next()? else {
+        return Err(r.malformed(at, "a SenML record is a map"));
+    };
+    if let Some(n) = len {
+        r.check_count(n, at)?;
+    }
+    let mut seen = 0u32;
+    let mut i = 0u64;
+    loop {
+        match len {
+            Some(n) if i >= n => break,
+            None if r.peek_break()? => break,
+            _ => {}
+        }
+        i += 1;
+        let key_at = r.offset();
+        let label = if let Some(l) = r.small_int() {
+            l
+        } else {
+            match r.next()? {
+                Item::UInt(v) => i64::try_from(v).unwrap_or(i64::MAX),
+                Item::NegInt(n) => neg_int(n).unwrap_or(i64::MIN),
+                Item::Text(t) if t == "vlo" => VLO,
+                Item::Text(t) => {
+                    if t.ends_with('_') {
+                        return Err(DecodeError::UnknownLabel { format: CF, label: t.into_owned() });
+                    }
+                    r.skip(2)?;
+                    continue;
+                }
+                _ => return Err(r.malformed(key_at, "a SenML label is an integer or a text string")),
+            }
+        };
+        if !(-6..=9).contains(&label) {
+            // Unknown integer label: ignored (RFC 8428 §4.4), its value skipped.
+            r.skip(2)?;
+            continue;
+        }
+        let bit = 1u32 << (label + 6);
+        if seen & bit != 0 {
+            return Err(DecodeError::DuplicateLabel { format: CF, label: label_name(label).into() });
+        }
+        seen |= bit;
+        let vat = r.offset();
+        let item = r.next()?;
+        let set_value = |rec: &mut Record<'a>, v| {
+            if rec.value.is_some() {
+                return Err(bad(label, "the only value of its record"));
+            }
+            rec.value = Some(v);
+            Ok(())
+        };
+        match label {
+            BVER => match item {
+                Item::UInt(v) => rec.base_version = Some(v),
+                _ => return Err(bad(label, "an unsigned integer")),
+            },
+            BN => rec.base_name = Some(text(label, item)?),
+            BT => rec.base_time = Some(number(r, label, &item, vat)?),
+            BU => rec.base_unit = Some(text(label, item)?),
+            BV => rec.base_value = Some(number(r, label, &item, vat)?),
+            BS => rec.base_sum = Some(number(r, label, &item, vat)?),
+            N => rec.name = Some(text(label, item)?),
+            U => rec.unit = Some(text(label, item)?),
+            V => {
+                let n = number(r, label, &item, vat)?;
+                set_value(rec, RecordValue::Number(n))?;
+            }
+            VS => set_value(rec, RecordValue::String(text(label, item)?))?,
+            VB => match item {
+                Item::Bool(b) => set_value(rec, RecordValue::Bool(b))?,
+                _ => return Err(bad(label, "a boolean")),
+            },
+            S => rec.sum = Some(number(r, label, &item, vat)?),
+            T => rec.time = Some(number(r, label, &item, vat)?),
+            UT => rec.update_time = Some(number(r, label, &item, vat)?),
+            VD => match item {
+                Item::Bytes(b) => set_value(rec, RecordValue::Data(b))?,
+                _ => return Err(bad(label, "a byte string")),
+            },
+            _ => set_value(rec, RecordValue::ObjectLink(text(label, item)?))?,
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a SenML CBOR pack into records (strings borrowed from `payload`).
+pub fn decode<'a>(payload: &'a [u8], limits: &'a Limits) -> Result<Vec<Record<'a>>, DecodeError> {
+    let mut out = Vec::new();
+    for_each(payload, limits, |r| {
+        out.push(core::mem::take(r));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn write_number(w: &mut Writer<'_>, n: Number) {
+    match n {
+        Number::Int(v) => w.int(v),
+        Number::UInt(v) => w.uint(v),
+        Number::Float(v) => w.float(v),
+    }
+}
+
+/// Appends one record as a CBOR map, labels in ascending registry order of RFC 8428's
+/// examples: `bver bn bt bu bv bs n u v vs vb vd vlo s t ut`... (base labels first).
+pub(crate) fn write_record(w: &mut Writer<'_>, rec: &Record<'_>) {
+    let count = [
+        rec.base_version.is_some(),
+        rec.base_name.is_some(),
+        rec.base_time.is_some(),
+        rec.base_unit.is_some(),
+        rec.base_value.is_some(),
+        rec.base_sum.is_some(),
+        rec.name.is_some(),
+        rec.unit.is_some(),
+        rec.value.is_some(),
+        rec.sum.is_some(),
+        rec.time.is_some(),
+        rec.update_time.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    w.map(count);
+    if let Some(v) = rec.base_version {
+        w.int(BVER);
+        w.uint(v);
+    }
+    if let Some(v) = &rec.base_name {
+        w.int(BN);
+        w.text(v);
+    }
+    if let Some(v) = rec.base_time {
+        w.int(BT);
+        write_number(w, v);
+    }
+    if let Some(v) = &rec.base_unit {
+        w.int(BU);
+        w.text(v);
+    }
+    if let Some(v) = rec.base_value {
+        w.int(BV);
+        write_number(w, v);
+    }
+    if let Some(v) = rec.base_sum {
+        w.int(BS);
+        write_number(w, v);
+    }
+    if let Some(v) = &rec.name {
+        w.int(N);
+        w.text(v);
+    }
+    if let Some(v) = &rec.unit {
+        w.int(U);
+        w.text(v);
+    }
+    match &rec.value {
+        Some(RecordValue::Number(n)) => {
+            w.int(V);
+            write_number(w, *n);
+        }
+        Some(RecordValue::String(s)) => {
+            w.int(VS);
+            w.text(s);
+        }
+        Some(RecordValue::Bool(b)) => {
+            w.int(VB);
+            w.bool(*b);
+        }
+        Some(RecordValue::Data(d)) => {
+            w.int(VD);
+            w.bytes(d);
+        }
+        Some(RecordValue::ObjectLink(s)) => {
+            w.text("vlo");
+            w.text(s);
+        }
+        None => {}
+    }
+    if let Some(v) = rec.sum {
+        w.int(S);
+        write_number(w, v);
+    }
+    if let Some(v) = rec.time {
+        w.int(T);
+        write_number(w, v);
+    }
+    if let Some(v) = rec.update_time {
+        w.int(UT);
+        write_number(w, v);
+    }
+}
+
+/// Encodes records as a SenML CBOR pack.
+pub fn encode(records: &[Record<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.len() * 16 + 4);
+    let mut w = Writer { out: &mut out };
+    w.array(records.len());
+    for rec in records {
+        write_record(&mut w, rec);
+    }
+    out
+}
