@@ -51,6 +51,8 @@ pub mod wire;
 
 #[cfg(feature = "tokio")]
 pub mod driver;
+#[cfg(feature = "dtls")]
+pub mod dtls;
 
 pub use engine::{
     Config, Endpoint, Event, IncomingId, IncomingRequest, ObservationId, ObserveRequest, PeerIdentity, Request,

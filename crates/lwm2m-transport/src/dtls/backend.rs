@@ -1,0 +1,71 @@
+//! The seam between our session management and a DTLS 1.2 implementation.
+//!
+//! A backend turns one peer's datagrams into handshake progress and plaintext. Everything around
+//! it — routing by peer, cookies and limits, timers, identities, certificate validation — lives
+//! in [`super::server`] and [`super::client`], so replacing the backend means implementing these
+//! two traits (see [`super::DimplBackend`] for the current one).
+
+use std::time::Instant;
+
+use super::config::{ClientConfig, ServerConfig};
+use super::error::DtlsError;
+
+/// Something a backend session produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendOutput {
+    /// A datagram to send to the peer.
+    Transmit(Vec<u8>),
+    /// The handshake completed.
+    Connected,
+    /// The peer's leaf certificate (DER), to be validated by the caller before trusting anything.
+    PeerCertificate(Vec<u8>),
+    /// Decrypted application data.
+    ApplicationData(Vec<u8>),
+    /// The peer sent close_notify.
+    CloseNotify,
+}
+
+/// A DTLS implementation.
+pub trait DtlsBackend: Send + Sync + 'static {
+    /// One peer's DTLS state machine.
+    type Session: BackendSession;
+    /// Server-wide state prepared once from a [`ServerConfig`] (e.g. the backend's own config).
+    type ServerContext: Send + Sync + 'static;
+    /// Client state prepared once from a [`ClientConfig`] and reused by every (re-)handshake.
+    type ClientContext: Send + Sync + 'static;
+
+    /// The backend's name, for error messages.
+    fn name(&self) -> &'static str;
+
+    /// Prepares the server-wide state.
+    fn prepare_server(&self, config: &ServerConfig) -> Result<Self::ServerContext, DtlsError>;
+
+    /// A server session for one peer, waiting for its ClientHello. It must answer a ClientHello
+    /// without a valid cookie with a HelloVerifyRequest.
+    fn new_server_session(&self, context: &Self::ServerContext, now: Instant) -> Result<Self::Session, DtlsError>;
+
+    /// Prepares the client state.
+    fn prepare_client(&self, config: &ClientConfig) -> Result<Self::ClientContext, DtlsError>;
+
+    /// A client session that starts its handshake at once (its first flight is ready to poll).
+    fn new_client_session(&self, context: &Self::ClientContext, now: Instant) -> Result<Self::Session, DtlsError>;
+}
+
+/// One peer's DTLS state machine (sans-IO).
+pub trait BackendSession: Send + 'static {
+    /// Feeds one received datagram at `now`.
+    fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DtlsError>;
+    /// Advances timers (flight retransmission) to `now`.
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsError>;
+    /// The next output, if any.
+    fn poll_output(&mut self) -> Option<BackendOutput>;
+    /// When [`Self::handle_timeout`] must next be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Encrypts and queues application data (only after `Connected`).
+    fn send(&mut self, data: &[u8]) -> Result<(), DtlsError>;
+    /// Sends close_notify.
+    fn close(&mut self);
+    /// On a server: the PSK identity the client sent and whether the store knew it.
+    fn psk_lookup(&self) -> Option<(&[u8], bool)>;
+}

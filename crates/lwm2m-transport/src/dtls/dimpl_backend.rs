@@ -1,0 +1,267 @@
+//! The [`DtlsBackend`] over the `dimpl` crate (pure Rust, sans-IO, RustCrypto provider).
+//!
+//! What `dimpl` 0.9 gives: DTLS 1.2 with TLS_PSK_WITH_AES_128_CCM_8 and ECDHE_ECDSA with
+//! AES-128/256-GCM and ChaCha20-Poly1305, extended master secret, flight retransmission and a
+//! HelloVerifyRequest cookie per session. What it lacks (see `docs/dtls-evaluation.md`):
+//! ECDHE_ECDSA_WITH_AES_128_CCM_8, CBC suites, RFC 7250 raw public keys, Connection ID,
+//! resumption, certificate chains (only the leaf is sent).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dimpl::{Config, Dtls, DtlsCertificate, Output, PskResolver};
+
+use super::backend::{BackendOutput, BackendSession, DtlsBackend};
+use super::config::{ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
+use super::error::DtlsError;
+use super::identity::CredentialStore;
+
+const NAME: &str = "dimpl";
+
+thread_local! {
+    /// The PSK lookup the server resolver made during the current `handle_packet` call.
+    static PSK_LOOKUP: RefCell<Option<(Vec<u8>, bool)>> = const { RefCell::new(None) };
+}
+
+struct StoreResolver(AssertUnwindSafe<Arc<dyn CredentialStore>>);
+
+impl PskResolver for StoreResolver {
+    fn resolve(&self, identity: &[u8]) -> Option<Vec<u8>> {
+        let key = if identity.len() <= super::MAX_PSK_IDENTITY_LEN { self.0.psk_key(identity) } else { None };
+        let key = key.filter(|k| !k.is_empty() && k.len() <= super::MAX_PSK_KEY_LEN);
+        PSK_LOOKUP.with(|cell| *cell.borrow_mut() = Some((identity.to_vec(), key.is_some())));
+        key
+    }
+}
+
+struct FixedKey(Vec<u8>);
+
+impl PskResolver for FixedKey {
+    fn resolve(&self, _identity: &[u8]) -> Option<Vec<u8>> {
+        Some(self.0.clone())
+    }
+}
+
+fn protocol(error: &dimpl::Error) -> DtlsError {
+    DtlsError::Protocol { backend: NAME, reason: format!("{error:?}") }
+}
+
+/// The `dimpl` backend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DimplBackend;
+
+/// Prepared server state of [`DimplBackend`].
+pub struct DimplServerContext {
+    config: Arc<Config>,
+    certificate: Option<DtlsCertificate>,
+}
+
+impl std::fmt::Debug for DimplServerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DimplServerContext").field("certificate", &self.certificate.is_some()).finish()
+    }
+}
+
+fn builder(timing: &HandshakeTiming, mtu: usize) -> dimpl::ConfigBuilder {
+    Config::builder()
+        .mtu(mtu)
+        .flight_start_rto(timing.initial_retransmit)
+        .flight_retries(timing.max_retransmissions)
+        .handshake_timeout(timing.handshake_timeout)
+        .with_crypto_provider(dimpl::crypto::rust_crypto::default_provider())
+}
+
+impl DtlsBackend for DimplBackend {
+    type Session = DimplSession;
+    type ServerContext = DimplServerContext;
+    type ClientContext = DimplClientContext;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn prepare_server(&self, config: &ServerConfig) -> Result<DimplServerContext, DtlsError> {
+        if config.certificate.is_some() && config.client_trust.is_none() {
+            return Err(DtlsError::InvalidConfig(
+                "certificate mode needs trust anchors for client certificates (client_trust)".into(),
+            ));
+        }
+        let built = builder(&config.timing, config.mtu)
+            .use_server_cookie(true)
+            .require_client_certificate(config.certificate.is_some())
+            .with_psk_server(None, Arc::new(StoreResolver(AssertUnwindSafe(config.credentials.clone()))))
+            .build()
+            .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+        let certificate = config.certificate.as_ref().map(|c| DtlsCertificate {
+            certificate: c.certificate_der().to_vec(),
+            private_key: c.private_key_der().to_vec(),
+        });
+        Ok(DimplServerContext { config: Arc::new(built), certificate })
+    }
+
+    fn new_server_session(&self, context: &DimplServerContext, now: Instant) -> Result<DimplSession, DtlsError> {
+        let dtls = match &context.certificate {
+            Some(cert) => Dtls::new_12(context.config.clone(), cert.clone(), now),
+            None => Dtls::new_12_psk(context.config.clone(), now),
+        };
+        DimplSession::start(dtls, now, true)
+    }
+
+    fn prepare_client(&self, config: &ClientConfig) -> Result<DimplClientContext, DtlsError> {
+        match &config.credentials {
+            ClientCredentials::Psk(psk) => {
+                let built = builder(&config.timing, config.mtu)
+                    .with_psk_client(psk.identity().to_vec(), Arc::new(FixedKey(psk.key().to_vec())))
+                    .dtls12_cipher_suites(&[dimpl::crypto::Dtls12CipherSuite::PSK_AES128_CCM_8])
+                    .build()
+                    .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+                Ok(DimplClientContext { config: Arc::new(built), certificate: None })
+            }
+            ClientCredentials::Certificate { certificate, .. } => {
+                let built = builder(&config.timing, config.mtu)
+                    .build()
+                    .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+                let cert = DtlsCertificate {
+                    certificate: certificate.certificate_der().to_vec(),
+                    private_key: certificate.private_key_der().to_vec(),
+                };
+                Ok(DimplClientContext { config: Arc::new(built), certificate: Some(cert) })
+            }
+        }
+    }
+
+    fn new_client_session(&self, context: &DimplClientContext, now: Instant) -> Result<DimplSession, DtlsError> {
+        let dtls = match &context.certificate {
+            Some(cert) => Dtls::new_12(context.config.clone(), cert.clone(), now),
+            None => Dtls::new_12_psk(context.config.clone(), now),
+        };
+        DimplSession::start(dtls, now, false)
+    }
+}
+
+/// Prepared client state of [`DimplBackend`].
+pub struct DimplClientContext {
+    config: Arc<Config>,
+    certificate: Option<DtlsCertificate>,
+}
+
+impl std::fmt::Debug for DimplClientContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DimplClientContext").field("certificate", &self.certificate.is_some()).finish()
+    }
+}
+
+/// A [`BackendSession`] over one `dimpl::Dtls`.
+pub struct DimplSession {
+    dtls: Dtls,
+    buffer: Vec<u8>,
+    outputs: VecDeque<BackendOutput>,
+    timeout: Option<Instant>,
+    psk_lookup: Option<(Vec<u8>, bool)>,
+    server: bool,
+}
+
+impl std::fmt::Debug for DimplSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DimplSession").field("dtls", &self.dtls).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl DimplSession {
+    fn start(mut dtls: Dtls, now: Instant, server: bool) -> Result<Self, DtlsError> {
+        dtls.set_active(!server);
+        let mut session =
+            Self { dtls, buffer: vec![0; 2048], outputs: VecDeque::new(), timeout: None, psk_lookup: None, server };
+        // dimpl needs a first timeout call to seed its clock (and, on a client, to emit the ClientHello).
+        session.dtls.handle_timeout(now).map_err(|e| protocol(&e))?;
+        session.drain();
+        Ok(session)
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.dtls.poll_output(&mut self.buffer) {
+                Output::Packet(p) => self.outputs.push_back(BackendOutput::Transmit(p.to_vec())),
+                Output::BufferTooSmall { needed } => self.buffer.resize(needed, 0),
+                Output::Timeout(t) => {
+                    self.timeout = Some(t);
+                    break;
+                }
+                Output::Connected => self.outputs.push_back(BackendOutput::Connected),
+                Output::PeerCert(der) => self.outputs.push_back(BackendOutput::PeerCertificate(der.to_vec())),
+                Output::ApplicationData(d) => self.outputs.push_back(BackendOutput::ApplicationData(d.to_vec())),
+                Output::CloseNotify => self.outputs.push_back(BackendOutput::CloseNotify),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl DimplSession {
+    /// Names a server-side failure after the PSK lookup when that explains it: an unknown
+    /// identity (dimpl then continues with a random key so timing does not leak it, and fails
+    /// at the client's Finished), or a known identity whose Finished does not decrypt (wrong key).
+    fn classify(&self, error: &dimpl::Error) -> DtlsError {
+        match (&self.psk_lookup, error) {
+            (Some((identity, false)), _) => {
+                DtlsError::UnknownPskIdentity { identity: String::from_utf8_lossy(identity).into_owned() }
+            }
+            (Some((identity, true)), dimpl::Error::CryptoError(_) | dimpl::Error::SecurityError(_)) => {
+                DtlsError::BadPsk { identity: String::from_utf8_lossy(identity).into_owned() }
+            }
+            _ => protocol(error),
+        }
+    }
+}
+
+impl BackendSession for DimplSession {
+    fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), DtlsError> {
+        self.dtls.handle_timeout(now).map_err(|e| protocol(&e))?;
+        if self.server {
+            PSK_LOOKUP.with(|cell| cell.borrow_mut().take());
+        }
+        let result = self.dtls.handle_packet(datagram);
+        if self.server
+            && let Some(lookup) = PSK_LOOKUP.with(|cell| cell.borrow_mut().take())
+        {
+            self.psk_lookup = Some(lookup);
+        }
+        self.drain();
+        result.map_err(|e| self.classify(&e))
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), DtlsError> {
+        let result = self.dtls.handle_timeout(now);
+        self.drain();
+        result.map_err(|e| match e {
+            dimpl::Error::Timeout(_) => DtlsError::HandshakeTimeout(Default::default()),
+            other => protocol(&other),
+        })
+    }
+
+    fn poll_output(&mut self) -> Option<BackendOutput> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timeout
+    }
+
+    fn send(&mut self, data: &[u8]) -> Result<(), DtlsError> {
+        let result = self.dtls.send_application_data(data);
+        self.drain();
+        result.map(|_| ()).map_err(|e| protocol(&e))
+    }
+
+    fn close(&mut self) {
+        let _ = self.dtls.close();
+        self.drain();
+    }
+
+    fn psk_lookup(&self) -> Option<(&[u8], bool)> {
+        self.psk_lookup.as_ref().map(|(id, known)| (id.as_slice(), *known))
+    }
+}

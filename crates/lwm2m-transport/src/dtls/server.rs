@@ -1,0 +1,565 @@
+//! The sans-IO DTLS server endpoint: one socket's worth of sessions keyed by peer address.
+//!
+//! Feed it every datagram from the socket with [`DtlsServer::handle_datagram`], send what
+//! [`DtlsServer::poll_transmit`] returns, call [`DtlsServer::handle_timeout`] when
+//! [`DtlsServer::poll_timeout`] says, and read [`DtlsServer::poll_event`]: decrypted datagrams come
+//! out with the peer's [`AuthenticatedIdentity`].
+//!
+//! # Defences
+//!
+//! - Only a plaintext ClientHello from an unknown address creates state; anything else from an
+//!   unknown address is dropped without an answer.
+//! - The backend answers a ClientHello without a valid cookie with a HelloVerifyRequest and keeps
+//!   no handshake state until the cookie comes back. With `dimpl` the cookie secret lives in the
+//!   per-peer session object (~4.5 KiB), so an unverified ClientHello costs one bounded slot: the
+//!   handshake table holds at most [`ServerLimits::max_handshakes`] entries and evicts the oldest,
+//!   and every handshake has a deadline. A spoofed flood therefore cannot grow memory, and a real
+//!   client whose cookie round trip is shorter than the eviction horizon still gets through.
+//! - A ClientHello from a peer that has an established session starts a second, separate
+//!   handshake (RFC 6347 §4.2.8); the old session keeps working until the new one completes.
+//! - Established sessions are bounded by [`ServerLimits::max_sessions`] (least recently active
+//!   evicted) and evicted after [`ServerLimits::idle_timeout`] without traffic.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::backend::{BackendOutput, BackendSession, DtlsBackend};
+use super::config::{ServerConfig, ServerLimits};
+use super::dimpl_backend::DimplBackend;
+use super::error::{CertificateError, DtlsError};
+use super::identity::{AuthenticatedIdentity, CertificateIdentity};
+use super::record;
+use super::verify::{PeerRole, verify_certificate};
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The UDP payload (one or more DTLS records).
+    pub payload: Vec<u8>,
+}
+
+/// A decrypted application datagram and who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingDatagram {
+    /// The peer address.
+    pub peer: SocketAddr,
+    /// The identity the handshake authenticated.
+    pub identity: Arc<AuthenticatedIdentity>,
+    /// The plaintext (a CoAP message, for LwM2M).
+    pub payload: Vec<u8>,
+}
+
+/// Something that happened on the server endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// A handshake completed; datagrams from `peer` now carry `identity`.
+    Connected {
+        /// The peer address.
+        peer: SocketAddr,
+        /// The identity the handshake authenticated.
+        identity: Arc<AuthenticatedIdentity>,
+    },
+    /// Application data arrived.
+    Datagram(IncomingDatagram),
+    /// A handshake failed (the reason is also sent to the peer as an alert where DTLS has one).
+    HandshakeFailed {
+        /// The peer address.
+        peer: SocketAddr,
+        /// Why.
+        error: DtlsError,
+    },
+    /// An established session ended (close_notify, idle timeout, eviction, fatal error).
+    Closed {
+        /// The peer address.
+        peer: SocketAddr,
+        /// Why.
+        reason: DtlsError,
+    },
+}
+
+/// Counters of a server endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Established sessions now.
+    pub sessions: usize,
+    /// Handshakes in progress now.
+    pub handshakes: usize,
+    /// Handshakes started (ClientHellos that created state) since creation.
+    pub handshakes_started: u64,
+    /// Handshakes completed.
+    pub handshakes_completed: u64,
+    /// Handshakes failed or timed out.
+    pub handshakes_failed: u64,
+    /// Sessions or handshakes evicted because a limit was reached.
+    pub evicted: u64,
+    /// Datagrams dropped without reaching a session (unknown peer, not a ClientHello).
+    pub dropped_datagrams: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Handshaking { started: Instant, answered_hello: bool },
+    Established,
+}
+
+struct Session<S> {
+    id: u64,
+    backend: S,
+    phase: Phase,
+    identity: Option<Arc<AuthenticatedIdentity>>,
+    certificate: Option<CertificateIdentity>,
+    last_activity: Instant,
+    plaintext_sequence: u64,
+    deadline: Option<Instant>,
+    client_random: Option<[u8; 32]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Handshake,
+    Established,
+}
+
+/// A sans-IO DTLS server endpoint over backend `B` (default [`DimplBackend`]).
+pub struct DtlsServer<B: DtlsBackend = DimplBackend> {
+    backend: B,
+    context: B::ServerContext,
+    config: ServerConfig,
+    handshakes: HashMap<SocketAddr, Session<B::Session>>,
+    established: HashMap<SocketAddr, Session<B::Session>>,
+    handshake_order: VecDeque<(SocketAddr, u64)>,
+    timers: BinaryHeap<Reverse<(Instant, u64, SocketAddr)>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<ServerEvent>,
+    stats: ServerStats,
+    next_id: u64,
+}
+
+impl<B: DtlsBackend> std::fmt::Debug for DtlsServer<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsServer").field("backend", &self.backend.name()).field("stats", &self.stats()).finish()
+    }
+}
+
+impl DtlsServer<DimplBackend> {
+    /// A server endpoint on the default backend.
+    pub fn new(config: ServerConfig) -> Result<Self, DtlsError> {
+        Self::with_backend(DimplBackend, config)
+    }
+}
+
+impl<B: DtlsBackend> DtlsServer<B> {
+    /// A server endpoint on a chosen backend.
+    pub fn with_backend(backend: B, config: ServerConfig) -> Result<Self, DtlsError> {
+        if config.limits.max_handshakes == 0 || config.limits.max_sessions == 0 {
+            return Err(DtlsError::InvalidConfig("max_handshakes and max_sessions must be at least 1".into()));
+        }
+        let context = backend.prepare_server(&config)?;
+        Ok(Self {
+            backend,
+            context,
+            config,
+            handshakes: HashMap::new(),
+            established: HashMap::new(),
+            handshake_order: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: ServerStats::default(),
+            next_id: 0,
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &ServerLimits {
+        &self.config.limits
+    }
+
+    /// Counters, including current session and handshake counts.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats { sessions: self.established.len(), handshakes: self.handshakes.len(), ..self.stats }
+    }
+
+    /// The identity of the established session with `peer`.
+    pub fn identity(&self, peer: SocketAddr) -> Option<&Arc<AuthenticatedIdentity>> {
+        self.established.get(&peer)?.identity.as_ref()
+    }
+
+    /// Processes one datagram received from `peer` at `now`.
+    pub fn handle_datagram(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) {
+        let slot = self.route(now, peer, datagram);
+        let Some(slot) = slot else {
+            self.stats.dropped_datagrams += 1;
+            return;
+        };
+        let table = match slot {
+            Slot::Handshake => &mut self.handshakes,
+            Slot::Established => &mut self.established,
+        };
+        let Some(session) = table.get_mut(&peer) else { return };
+        if matches!(session.phase, Phase::Established) {
+            session.last_activity = now;
+        }
+        let result = session.backend.handle_datagram(now, datagram);
+        self.after_backend_call(now, peer, slot, result);
+    }
+
+    fn route(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) -> Option<Slot> {
+        if record::starts_with_client_hello(datagram) {
+            let random = record::client_hello_random(datagram);
+            let restarted = record::client_hello_cookie_len(datagram) == Some(0)
+                && self.handshakes.get(&peer).is_some_and(|h| h.client_random != random);
+            if restarted || !self.handshakes.contains_key(&peer) {
+                // A cookie-less ClientHello with a new client random means the client started
+                // over (lost its state): begin a new handshake. A retransmitted or duplicated
+                // first ClientHello (same random) goes to the existing session, which resends
+                // the same HelloVerifyRequest.
+                self.start_handshake(now, peer, random);
+            }
+            return self.handshakes.contains_key(&peer).then_some(Slot::Handshake);
+        }
+        match (self.handshakes.get(&peer), self.established.contains_key(&peer)) {
+            (Some(h), true) if record::has_encrypted_record(datagram) => {
+                // Encrypted records belong to the old session until the new handshake has
+                // answered a cookie-bearing ClientHello (only then can the client send epoch 1).
+                let answered = matches!(h.phase, Phase::Handshaking { answered_hello: true, .. });
+                Some(if answered { Slot::Handshake } else { Slot::Established })
+            }
+            (Some(_), _) => Some(Slot::Handshake),
+            (None, true) => Some(Slot::Established),
+            (None, false) => None,
+        }
+    }
+
+    fn start_handshake(&mut self, now: Instant, peer: SocketAddr, client_random: Option<[u8; 32]>) {
+        self.handshakes.remove(&peer);
+        while self.handshakes.len() >= self.config.limits.max_handshakes {
+            let Some((old_peer, old_id)) = self.handshake_order.pop_front() else { break };
+            if self.handshakes.get(&old_peer).is_some_and(|s| s.id == old_id) {
+                self.handshakes.remove(&old_peer);
+                self.stats.evicted += 1;
+            }
+        }
+        let backend = match self.backend.new_server_session(&self.context, now) {
+            Ok(b) => b,
+            Err(error) => {
+                self.events.push_back(ServerEvent::HandshakeFailed { peer, error });
+                return;
+            }
+        };
+        self.next_id += 1;
+        let session = Session {
+            id: self.next_id,
+            backend,
+            phase: Phase::Handshaking { started: now, answered_hello: false },
+            identity: None,
+            certificate: None,
+            last_activity: now,
+            plaintext_sequence: 0,
+            deadline: None,
+            client_random,
+        };
+        self.handshake_order.push_back((peer, session.id));
+        if self.handshake_order.len() > 2 * self.config.limits.max_handshakes + 16 {
+            let live = &self.handshakes;
+            self.handshake_order.retain(|(p, id)| live.get(p).is_some_and(|s| s.id == *id));
+        }
+        self.handshakes.insert(peer, session);
+        self.stats.handshakes_started += 1;
+    }
+
+    /// Drains the backend's outputs for one session and applies errors and deadlines.
+    fn after_backend_call(&mut self, now: Instant, peer: SocketAddr, slot: Slot, result: Result<(), DtlsError>) {
+        let mut outcome = result;
+        let mut connected = false;
+        let mut closed = false;
+        {
+            let table = match slot {
+                Slot::Handshake => &mut self.handshakes,
+                Slot::Established => &mut self.established,
+            };
+            let Some(session) = table.get_mut(&peer) else { return };
+            while let Some(output) = session.backend.poll_output() {
+                match output {
+                    BackendOutput::Transmit(payload) => {
+                        if let Some(seq) = record::max_plaintext_sequence(&payload) {
+                            session.plaintext_sequence = session.plaintext_sequence.max(seq);
+                        }
+                        if let Phase::Handshaking { answered_hello, .. } = &mut session.phase
+                            && record::contains_server_hello(&payload)
+                        {
+                            *answered_hello = true;
+                        }
+                        self.transmits.push_back(Transmit { destination: peer, payload });
+                    }
+                    BackendOutput::PeerCertificate(der) => match check_client_certificate(&self.config, &der) {
+                        Ok(identity) => session.certificate = Some(identity),
+                        Err(e) => {
+                            outcome = Err(DtlsError::Certificate(e));
+                            break;
+                        }
+                    },
+                    BackendOutput::Connected => connected = true,
+                    BackendOutput::ApplicationData(payload) => {
+                        session.last_activity = now;
+                        if let Some(identity) = &session.identity {
+                            self.events.push_back(ServerEvent::Datagram(IncomingDatagram {
+                                peer,
+                                identity: identity.clone(),
+                                payload,
+                            }));
+                        }
+                    }
+                    BackendOutput::CloseNotify => closed = true,
+                }
+            }
+            if connected && outcome.is_ok() {
+                let identity = match (session.certificate.take(), session.backend.psk_lookup()) {
+                    (Some(cert), _) => Some(AuthenticatedIdentity::Certificate(cert)),
+                    (None, Some((id, true))) => Some(AuthenticatedIdentity::psk(id)),
+                    _ => None,
+                };
+                match identity {
+                    Some(identity) => session.identity = Some(Arc::new(identity)),
+                    None => {
+                        outcome = Err(DtlsError::Protocol {
+                            backend: self.backend.name(),
+                            reason: "handshake completed without an authenticated identity".into(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Err(error) = outcome {
+            self.fail(peer, slot, error);
+            return;
+        }
+        if connected {
+            self.promote(now, peer);
+            return;
+        }
+        if closed {
+            self.remove(peer, slot, DtlsError::Closed);
+            return;
+        }
+        self.reschedule(peer, slot);
+    }
+
+    fn promote(&mut self, now: Instant, peer: SocketAddr) {
+        let Some(mut session) = self.handshakes.remove(&peer) else { return };
+        session.phase = Phase::Established;
+        session.last_activity = now;
+        if !self.established.contains_key(&peer) && self.established.len() >= self.config.limits.max_sessions {
+            let oldest = self.established.iter().min_by_key(|(_, s)| s.last_activity).map(|(p, _)| *p);
+            if let Some(oldest) = oldest {
+                self.established.remove(&oldest);
+                self.stats.evicted += 1;
+                let max = self.config.limits.max_sessions;
+                self.events.push_back(ServerEvent::Closed {
+                    peer: oldest,
+                    reason: DtlsError::Limit { what: "sessions", limit: max },
+                });
+            }
+        }
+        self.stats.handshakes_completed += 1;
+        if let Some(identity) = session.identity.clone() {
+            self.events.push_back(ServerEvent::Connected { peer, identity });
+        }
+        self.established.insert(peer, session);
+        self.reschedule(peer, Slot::Established);
+    }
+
+    fn fail(&mut self, peer: SocketAddr, slot: Slot, error: DtlsError) {
+        let table = match slot {
+            Slot::Handshake => &mut self.handshakes,
+            Slot::Established => &mut self.established,
+        };
+        let Some(session) = table.remove(&peer) else { return };
+        match slot {
+            Slot::Handshake => {
+                if let Some(alert) = error.alert() {
+                    let payload = record::fatal_alert_record(session.plaintext_sequence + 1, alert.0);
+                    self.transmits.push_back(Transmit { destination: peer, payload });
+                }
+                self.stats.handshakes_failed += 1;
+                self.events.push_back(ServerEvent::HandshakeFailed { peer, error });
+            }
+            Slot::Established => self.events.push_back(ServerEvent::Closed { peer, reason: error }),
+        }
+    }
+
+    fn remove(&mut self, peer: SocketAddr, slot: Slot, reason: DtlsError) {
+        match slot {
+            Slot::Handshake => {
+                if self.handshakes.remove(&peer).is_some() {
+                    self.stats.handshakes_failed += 1;
+                    self.events.push_back(ServerEvent::HandshakeFailed { peer, error: reason });
+                }
+            }
+            Slot::Established => {
+                if self.established.remove(&peer).is_some() {
+                    self.events.push_back(ServerEvent::Closed { peer, reason });
+                }
+            }
+        }
+    }
+
+    fn reschedule(&mut self, peer: SocketAddr, slot: Slot) {
+        let limits = self.config.limits;
+        let timing = self.config.timing;
+        let table = match slot {
+            Slot::Handshake => &mut self.handshakes,
+            Slot::Established => &mut self.established,
+        };
+        let Some(session) = table.get_mut(&peer) else { return };
+        let own = match session.phase {
+            Phase::Handshaking { started, .. } => started + timing.handshake_timeout,
+            Phase::Established => session.last_activity + limits.idle_timeout,
+        };
+        let deadline = session.backend.poll_timeout().map_or(own, |t| t.min(own));
+        if session.deadline != Some(deadline) {
+            session.deadline = Some(deadline);
+            self.timers.push(Reverse((deadline, session.id, peer)));
+        }
+        let live = self.handshakes.len() + self.established.len();
+        if self.timers.len() > 4 * live + 64 {
+            self.rebuild_timers();
+        }
+    }
+
+    fn rebuild_timers(&mut self) {
+        self.timers.clear();
+        for (peer, s) in self.handshakes.iter().chain(self.established.iter()) {
+            if let Some(deadline) = s.deadline {
+                self.timers.push(Reverse((deadline, s.id, *peer)));
+            }
+        }
+    }
+
+    fn slot_of(&self, peer: SocketAddr, id: u64) -> Option<Slot> {
+        if self.handshakes.get(&peer).is_some_and(|s| s.id == id) {
+            Some(Slot::Handshake)
+        } else if self.established.get(&peer).is_some_and(|s| s.id == id) {
+            Some(Slot::Established)
+        } else {
+            None
+        }
+    }
+
+    fn session_deadline(&self, peer: SocketAddr, slot: &Slot) -> Option<Instant> {
+        match slot {
+            Slot::Handshake => self.handshakes.get(&peer)?.deadline,
+            Slot::Established => self.established.get(&peer)?.deadline,
+        }
+    }
+
+    /// When [`Self::handle_timeout`] must next be called.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((deadline, id, peer))) = self.timers.peek().copied() {
+            match self.slot_of(peer, id) {
+                Some(slot) if self.session_deadline(peer, &slot) == Some(deadline) => return Some(deadline),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs every timer due at `now`: flight retransmission, handshake deadlines, idle eviction.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((deadline, id, peer))) = self.timers.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.slot_of(peer, id) else { continue };
+            if self.session_deadline(peer, &slot) != Some(deadline) {
+                continue;
+            }
+            let limits = self.config.limits;
+            let timing = self.config.timing;
+            let table = match slot {
+                Slot::Handshake => &mut self.handshakes,
+                Slot::Established => &mut self.established,
+            };
+            let Some(session) = table.get_mut(&peer) else { continue };
+            session.deadline = None;
+            match session.phase {
+                Phase::Handshaking { started, .. } if now >= started + timing.handshake_timeout => {
+                    self.fail(peer, slot, DtlsError::HandshakeTimeout(timing.handshake_timeout));
+                    continue;
+                }
+                Phase::Established if now >= session.last_activity + limits.idle_timeout => {
+                    session.backend.close();
+                    while let Some(output) = session.backend.poll_output() {
+                        if let BackendOutput::Transmit(payload) = output {
+                            self.transmits.push_back(Transmit { destination: peer, payload });
+                        }
+                    }
+                    self.stats.evicted += 1;
+                    self.remove(peer, slot, DtlsError::IdleTimeout(limits.idle_timeout));
+                    continue;
+                }
+                _ => {}
+            }
+            let result = session.backend.handle_timeout(now).map_err(|e| match e {
+                DtlsError::HandshakeTimeout(_) => DtlsError::HandshakeTimeout(timing.handshake_timeout),
+                other => other,
+            });
+            self.after_backend_call(now, peer, slot, result);
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Encrypts `payload` for the established session with `peer`.
+    pub fn send(&mut self, now: Instant, peer: SocketAddr, payload: &[u8]) -> Result<(), DtlsError> {
+        let max = self.config.limits.max_datagram;
+        if payload.len() > max {
+            return Err(DtlsError::DatagramTooLarge { len: payload.len(), max });
+        }
+        let session = self.established.get_mut(&peer).ok_or(DtlsError::NoSession(peer))?;
+        session.last_activity = now;
+        let result = session.backend.send(payload);
+        let failed = result.clone();
+        self.after_backend_call(now, peer, Slot::Established, result);
+        failed
+    }
+
+    /// Sends close_notify to `peer` and forgets its session.
+    pub fn close(&mut self, peer: SocketAddr) {
+        if let Some(mut session) = self.established.remove(&peer) {
+            session.backend.close();
+            while let Some(output) = session.backend.poll_output() {
+                if let BackendOutput::Transmit(payload) = output {
+                    self.transmits.push_back(Transmit { destination: peer, payload });
+                }
+            }
+        }
+        self.handshakes.remove(&peer);
+    }
+}
+
+fn check_client_certificate(config: &ServerConfig, der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
+    let trust = config.client_trust.as_ref().ok_or(CertificateError::UnknownIssuer)?;
+    let identity = verify_certificate(der, trust, SystemTime::now(), PeerRole::Client, None)?;
+    if !config.credentials.admit_certificate(&identity) {
+        return Err(CertificateError::NotProvisioned);
+    }
+    Ok(identity)
+}

@@ -1,0 +1,141 @@
+//! X.509 validation of peer certificates with `rustls-webpki`, using pure-Rust ECDSA verifiers
+//! (P-256/SHA-256, P-384/SHA-384), and extraction of the identity the LwM2M layer needs.
+
+use std::time::SystemTime;
+
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, ServerName, SignatureVerificationAlgorithm, TrustAnchor,
+    UnixTime, alg_id,
+};
+use sha2::{Digest, Sha256};
+use webpki::{EndEntityCert, KeyUsage};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+use super::config::TrustAnchors;
+use super::error::CertificateError;
+use super::identity::CertificateIdentity;
+
+#[derive(Debug)]
+struct EcdsaP256Sha256;
+
+impl SignatureVerificationAlgorithm for EcdsaP256Sha256 {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ECDSA_P256
+    }
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ECDSA_SHA256
+    }
+    fn verify_signature(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        use p256::ecdsa::signature::Verifier;
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+        let signature = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+        key.verify(message, &signature).map_err(|_| InvalidSignature)
+    }
+}
+
+#[derive(Debug)]
+struct EcdsaP384Sha384;
+
+impl SignatureVerificationAlgorithm for EcdsaP384Sha384 {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ECDSA_P384
+    }
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ECDSA_SHA384
+    }
+    fn verify_signature(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        use p384::ecdsa::signature::Verifier;
+        let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+        let signature = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+        key.verify(message, &signature).map_err(|_| InvalidSignature)
+    }
+}
+
+static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[&EcdsaP256Sha256, &EcdsaP384Sha384];
+
+/// Which side's certificate is being checked (selects the extended key usage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerRole {
+    /// A client certificate (id-kp-clientAuth, if an EKU is present).
+    Client,
+    /// A server certificate (id-kp-serverAuth, if an EKU is present).
+    Server,
+}
+
+fn map_webpki(error: &webpki::Error) -> CertificateError {
+    use webpki::Error as E;
+    match error {
+        E::CertExpired { .. } => CertificateError::Expired,
+        E::CertNotValidYet { .. } => CertificateError::NotValidYet,
+        E::UnknownIssuer => CertificateError::UnknownIssuer,
+        E::InvalidSignatureForPublicKey => CertificateError::BadSignature,
+        E::UnsupportedSignatureAlgorithmContext(_) | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            CertificateError::UnsupportedAlgorithm
+        }
+        E::RequiredEkuNotFoundContext(_) => CertificateError::WrongUsage,
+        E::BadDer | E::BadDerTime => CertificateError::Malformed(format!("{error:?}")),
+        other => CertificateError::Other(format!("{other:?}")),
+    }
+}
+
+/// Validates `leaf_der` against `anchors` at `now` for `role`; when `server_name` is given the
+/// certificate must also be valid for it (DNS name or IP address in subjectAltName).
+pub(crate) fn verify_certificate(
+    leaf_der: &[u8],
+    anchors: &TrustAnchors,
+    now: SystemTime,
+    role: PeerRole,
+    server_name: Option<&str>,
+) -> Result<CertificateIdentity, CertificateError> {
+    let leaf = CertificateDer::from(leaf_der);
+    let cert = EndEntityCert::try_from(&leaf).map_err(|e| map_webpki(&e))?;
+    let anchor_ders: Vec<CertificateDer<'_>> =
+        anchors.certificates_der().iter().map(|d| CertificateDer::from(d.as_slice())).collect();
+    let trust: Vec<TrustAnchor<'_>> = anchor_ders
+        .iter()
+        .map(webpki::anchor_from_trusted_cert)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CertificateError::Other(format!("unusable trust anchor: {e:?}")))?;
+    let since_epoch = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let usage = match role {
+        PeerRole::Client => KeyUsage::client_auth(),
+        PeerRole::Server => KeyUsage::server_auth(),
+    };
+    cert.verify_for_usage(ALGORITHMS, &trust, &[], UnixTime::since_unix_epoch(since_epoch), usage, None, None)
+        .map_err(|e| map_webpki(&e))?;
+    if let Some(name) = server_name {
+        let parsed =
+            ServerName::try_from(name).map_err(|_| CertificateError::NameMismatch { expected: name.to_owned() })?;
+        cert.verify_is_valid_for_subject_name(&parsed)
+            .map_err(|_| CertificateError::NameMismatch { expected: name.to_owned() })?;
+    }
+    certificate_identity(leaf_der)
+}
+
+/// Reads commonName, subjectAltNames and the fingerprints from a DER certificate.
+pub(crate) fn certificate_identity(der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
+    let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
+    let tbs = cert.tbs_certificate();
+    let common_name = tbs.subject().common_name().ok().flatten().map(|cn| cn.value().into_owned());
+    let mut dns_names = Vec::new();
+    let mut uris = Vec::new();
+    if let Ok(Some(san)) = tbs.get_extension::<SubjectAltName>() {
+        for name in (san.1).0 {
+            match name {
+                GeneralName::DnsName(n) => dns_names.push(n.to_string()),
+                GeneralName::UniformResourceIdentifier(u) => uris.push(u.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let spki = tbs.subject_public_key_info().to_der().map_err(|e| CertificateError::Malformed(e.to_string()))?;
+    Ok(CertificateIdentity {
+        common_name,
+        dns_names,
+        uris,
+        fingerprint_sha256: Sha256::digest(der).into(),
+        spki_sha256: Sha256::digest(&spki).into(),
+    })
+}

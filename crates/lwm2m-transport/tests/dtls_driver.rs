@@ -1,0 +1,164 @@
+//! The CoAP engine and tokio driver over DTLS sockets (`coaps://`): our client and server
+//! together, each against libcoap's OpenSSL build, and the authenticated identity reaching the
+//! request handler.
+
+#![cfg(all(feature = "dtls", feature = "tokio"))]
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lwm2m_transport::driver::{self, Handler, NotFound, Responder};
+use lwm2m_transport::dtls::{
+    ClientConfig, DtlsClientSocket, DtlsError, DtlsServer, DtlsServerSocket, MemoryCredentialStore, PskCredential,
+    ServerConfig,
+};
+use lwm2m_transport::{Code, Config, IncomingRequest, PeerIdentity, Request, Response};
+
+/// Answers 2.05 with "hello <identity>" and records the identity of each request.
+#[derive(Clone, Default)]
+struct Hello {
+    seen: Arc<Mutex<Vec<Option<PeerIdentity>>>>,
+}
+
+impl Handler<SocketAddr> for Hello {
+    fn handle(&mut self, request: IncomingRequest<SocketAddr>, responder: Responder<SocketAddr>) {
+        let name = match &request.identity {
+            Some(PeerIdentity::PskIdentity(id)) => String::from_utf8_lossy(id).into_owned(),
+            other => format!("{other:?}"),
+        };
+        self.seen.lock().unwrap().push(request.identity.clone());
+        let mut response = Response::new(Code::CONTENT);
+        response.payload = Bytes::from(format!("hello {name}"));
+        responder.respond(response);
+    }
+}
+
+async fn dtls_server(identity: &[u8], key: &[u8]) -> (DtlsServerSocket, SocketAddr) {
+    let store = MemoryCredentialStore::new();
+    store.insert_psk(&PskCredential::new(identity, key).unwrap(), None);
+    let server = DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap();
+    let socket = DtlsServerSocket::bind("127.0.0.1:0".parse().unwrap(), server).await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+fn peer(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        let ci = std::env::var("CI").unwrap_or_default();
+        if !ci.is_empty() && ci != "false" {
+            panic!("interop peer {name} missing: .ci/run installs it");
+        }
+        eprintln!("SKIPPED: peer {name} not installed");
+    }
+    found
+}
+
+#[tokio::test]
+async fn coap_over_dtls_between_our_client_and_server_with_identity() {
+    let (socket, addr) = dtls_server(b"urn:dev:42", b"0123456789abcdef").await;
+    let handler = Hello::default();
+    let _server = driver::spawn(socket, Config { seed: 1, ..Config::default() }, handler.clone());
+
+    let config = ClientConfig::psk(PskCredential::new(b"urn:dev:42", b"0123456789abcdef").unwrap());
+    let transport = DtlsClientSocket::connect(addr, config).await.unwrap();
+    let client = driver::spawn(transport, Config { seed: 2, ..Config::default() }, NotFound);
+    for _ in 0..3 {
+        let r =
+            tokio::time::timeout(Duration::from_secs(10), client.request(addr, Request::with_path(Code::GET, "/x")))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(r.code, Code::CONTENT);
+        assert_eq!(&r.payload[..], b"hello urn:dev:42");
+    }
+    let seen = handler.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|i| *i == Some(PeerIdentity::PskIdentity(Arc::from(&b"urn:dev:42"[..])))));
+}
+
+#[tokio::test]
+async fn connect_with_a_wrong_key_fails_with_a_clear_error() {
+    let (socket, addr) = dtls_server(b"urn:dev:42", b"0123456789abcdef").await;
+    let _server = driver::spawn(socket, Config::default(), Hello::default());
+    let config = ClientConfig::psk(PskCredential::new(b"urn:dev:42", b"not the right key").unwrap());
+    let error = DtlsClientSocket::connect(addr, config).await.unwrap_err();
+    assert_eq!(error, DtlsError::PeerAlert(lwm2m_transport::dtls::AlertDescription::DECRYPT_ERROR));
+    assert_eq!(error.to_string(), "the peer aborted the handshake with alert decrypt_error (51)");
+}
+
+#[tokio::test]
+async fn our_driver_client_gets_time_from_coap_server_openssl() {
+    let Some(bin) = peer("coap-server-openssl") else { return };
+    // libcoap listens for DTLS on port+1; find a free pair.
+    let port = loop {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = probe.local_addr().unwrap().port();
+        drop(probe);
+        if p < 65000
+            && [p, p + 1].iter().all(|q| {
+                std::net::UdpSocket::bind(("127.0.0.1", *q)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", *q)).is_ok()
+            })
+        {
+            break p;
+        }
+    };
+    let mut child = Command::new(bin)
+        .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-k", "driver-secret", "-v", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port + 1).into();
+    let start = Instant::now();
+    let transport = loop {
+        let config = ClientConfig::psk(PskCredential::new(b"lwm2m-rs", b"driver-secret").unwrap());
+        let mut config = config;
+        config.timing.handshake_timeout = Duration::from_secs(3);
+        match DtlsClientSocket::connect(addr, config).await {
+            Ok(t) => break t,
+            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                eprintln!("retrying handshake: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no DTLS handshake with coap-server-openssl: {e}");
+            }
+        }
+    };
+    let client = driver::spawn(transport, Config { seed: 3, ..Config::default() }, NotFound);
+    let r = tokio::time::timeout(Duration::from_secs(10), client.request(addr, Request::with_path(Code::GET, "/time")))
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = r.unwrap().unwrap();
+    assert_eq!(r.code, Code::CONTENT);
+    assert!(!r.payload.is_empty(), "/time has a body");
+}
+
+#[tokio::test]
+async fn coap_client_openssl_against_our_driver_server() {
+    let Some(bin) = peer("coap-client-openssl") else { return };
+    let (socket, addr) = dtls_server(b"libcoap-client", b"driver-secret").await;
+    let handler = Hello::default();
+    let _server = driver::spawn(socket, Config { seed: 4, ..Config::default() }, handler.clone());
+    let uri = format!("coaps://127.0.0.1:{}/anything", addr.port());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(bin)
+            .args(["-u", "libcoap-client", "-k", "driver-secret", "-B", "10", &uri])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(text.contains("hello libcoap-client"), "coap-client output: {text}");
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+}

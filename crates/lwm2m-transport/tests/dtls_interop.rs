@@ -1,0 +1,377 @@
+//! DTLS interop with libcoap's OpenSSL build (Debian `libcoap3-bin`) over real UDP loopback:
+//! our client against `coap-server-openssl -k`, and `coap-client-openssl -u -k` against our server.
+//!
+//! Policy (see the project rules): if the peer binary is missing the test prints
+//! "SKIPPED: peer X not installed", unless `CI` is set (not "" or "false"), where it fails.
+
+#![cfg(feature = "dtls")]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lwm2m_transport::dtls::{
+    AuthenticatedIdentity, ClientConfig, ClientEvent, DtlsClient, DtlsError, DtlsServer, MemoryCredentialStore,
+    PskCredential, ServerConfig, ServerEvent,
+};
+
+fn peer(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        let ci = std::env::var("CI").unwrap_or_default();
+        if !ci.is_empty() && ci != "false" {
+            panic!("interop peer {name} missing: .ci/run installs it");
+        }
+        eprintln!("SKIPPED: peer {name} not installed");
+    }
+    found
+}
+
+/// Kills the child when dropped, so a failing assertion never leaks a server process.
+struct Reaped(Child);
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port P with P and P+1 free on 127.0.0.1 for UDP and TCP (libcoap binds both, DTLS on P+1).
+fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let Ok(probe) = UdpSocket::bind("127.0.0.1:0") else { continue };
+        let Ok(addr) = probe.local_addr() else { continue };
+        let p = addr.port();
+        if p >= 65000 {
+            continue;
+        }
+        drop(probe);
+        let all_free = [p, p + 1].iter().all(|port| {
+            UdpSocket::bind(("127.0.0.1", *port)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()
+        });
+        if all_free {
+            return p;
+        }
+    }
+    panic!("no free port pair on 127.0.0.1");
+}
+
+/// CoAP GET /time, hand-built (RFC 7252 §3):
+/// byte 0 = version 1, type CON (0), token length 1 -> 0b01_00_0001 = 0x41;
+/// byte 1 = code 0.01 GET; bytes 2-3 = message id 0x1234; byte 4 = token 0x42;
+/// option Uri-Path (11) with delta 11 and length 4 -> 0xB4, then "time".
+const GET_TIME: [u8; 10] = [0x41, 0x01, 0x12, 0x34, 0x42, 0xB4, b't', b'i', b'm', b'e'];
+
+#[test]
+fn our_client_completes_psk_handshake_with_coap_server_openssl() {
+    let Some(server_bin) = peer("coap-server-openssl") else { return };
+    let port = free_port_pair();
+    let _server = Reaped(
+        Command::new(server_bin)
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-k", "interop-secret", "-v", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start coap-server-openssl"),
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port + 1)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+
+    let start = Instant::now();
+    // libcoap accepts any identity with the -k key.
+    let psk = PskCredential::new(b"lwm2m-rs", b"interop-secret").unwrap();
+    let mut client = DtlsClient::new(ClientConfig::psk(psk), start).unwrap();
+    client.send(&GET_TIME).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut response = None;
+    let mut restarts = 0;
+    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        if let Ok(n) = socket.recv(&mut buf) {
+            client.handle_datagram(Instant::now(), &buf[..n]);
+        }
+        client.handle_timeout(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                ClientEvent::Datagram(d) => response = Some(d),
+                // The server may not be listening yet; try again.
+                ClientEvent::Failed(_) if restarts < 20 => {
+                    restarts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                    client.restart(Instant::now()).unwrap();
+                    client.send(&GET_TIME).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    let response = response.expect("a CoAP response over DTLS from coap-server-openssl");
+    // ACK (type 2) with token length 1 -> 0x61; code 2.05 Content = (2 << 5) | 5 = 0x45.
+    assert_eq!(response.first(), Some(&0x61), "piggybacked ACK: {response:02x?}");
+    assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
+    assert_eq!(response.get(2..4), Some(&[0x12, 0x34][..]), "same message id");
+    assert_eq!(response.get(4), Some(&0x42), "same token");
+}
+
+/// Answers every CoAP CON request over DTLS with an ACK 2.05 carrying `payload`; records the
+/// identities it saw and the handshake failures.
+fn run_our_server(
+    socket: &UdpSocket,
+    mut server: DtlsServer,
+    stop: &AtomicBool,
+    payload: &'static [u8],
+) -> (Vec<Arc<AuthenticatedIdentity>>, Vec<DtlsError>) {
+    socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut identities = Vec::new();
+    let mut failures = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            server.handle_datagram(Instant::now(), peer, &buf[..n]);
+        }
+        server.handle_timeout(Instant::now());
+        while let Some(event) = server.poll_event() {
+            match event {
+                ServerEvent::Datagram(d) => {
+                    identities.push(d.identity.clone());
+                    let request = &d.payload;
+                    let token_len = usize::from(request.first().copied().unwrap_or(0) & 0x0f);
+                    if request.len() < 4 + token_len || token_len > 8 {
+                        continue;
+                    }
+                    // ACK, same token length; 2.05; same message id and token; payload marker 0xFF.
+                    let mut response = vec![0x60 | token_len as u8, 0x45, request[2], request[3]];
+                    response.extend_from_slice(&request[4..4 + token_len]);
+                    response.push(0xff);
+                    response.extend_from_slice(payload);
+                    server.send(Instant::now(), d.peer, &response).unwrap();
+                }
+                ServerEvent::HandshakeFailed { error, .. } => failures.push(error),
+                _ => {}
+            }
+        }
+        while let Some(t) = server.poll_transmit() {
+            let _ = socket.send_to(&t.payload, t.destination);
+        }
+    }
+    (identities, failures)
+}
+
+fn run_coap_client(bin: &std::path::Path, args: &[&str]) -> String {
+    let mut child = Command::new(bin).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn our_server(identity: &[u8], key: &[u8]) -> (UdpSocket, SocketAddr, DtlsServer) {
+    let store = MemoryCredentialStore::new();
+    store.insert_psk(&PskCredential::new(identity, key).unwrap(), None);
+    let server = DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr, server)
+}
+
+#[test]
+fn coap_client_openssl_talks_to_our_server_and_we_see_its_identity() {
+    client_talks_to_our_server("coap-client-openssl");
+}
+
+#[test]
+fn coap_client_gnutls_talks_to_our_server_and_we_see_its_identity() {
+    client_talks_to_our_server("coap-client-gnutls");
+}
+
+fn client_talks_to_our_server(peer_name: &str) {
+    let Some(client_bin) = peer(peer_name) else { return };
+    let (socket, addr, server) = our_server(b"lwm2m-client", b"interop-secret");
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello over dtls"))
+    };
+    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let output = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "interop-secret", "-B", "10", &uri]);
+    stop.store(true, Ordering::Relaxed);
+    let (identities, failures) = thread.join().unwrap();
+    assert!(output.contains("hello over dtls"), "coap-client output: {output}; failures: {failures:?}");
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"lwm2m-client"));
+}
+
+#[test]
+fn coap_client_openssl_with_a_wrong_key_is_refused() {
+    let Some(client_bin) = peer("coap-client-openssl") else { return };
+    let (socket, addr, server) = our_server(b"lwm2m-client", b"interop-secret");
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"must not be seen"))
+    };
+    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let output = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "wrong-secret", "-B", "3", &uri]);
+    stop.store(true, Ordering::Relaxed);
+    let (identities, failures) = thread.join().unwrap();
+    assert!(!output.contains("must not be seen"), "{output}");
+    assert!(identities.is_empty(), "no request got through");
+    assert!(failures.contains(&DtlsError::BadPsk { identity: "lwm2m-client".into() }), "{failures:?}");
+}
+
+/// A throw-away PKI in a temporary directory: CA, server and client certificates (P-256) as PEM.
+struct PemPki {
+    dir: std::path::PathBuf,
+    ca_der: Vec<u8>,
+    server: lwm2m_transport::dtls::CertifiedKey,
+    client: lwm2m_transport::dtls::CertifiedKey,
+}
+
+impl PemPki {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lwm2m-dtls-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "interop CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = |name: &str, sans: Vec<String>| {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let mut params = rcgen::CertificateParams::new(sans).unwrap();
+            params.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+            lwm2m_transport::dtls::CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der())
+        };
+        let server = leaf("localhost", vec!["localhost".into(), "127.0.0.1".into()]);
+        let client = leaf("urn-dev-cert", vec![]);
+        PemPki { ca_der: ca_cert.der().to_vec(), server, client, dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_string_lossy().into_owned()
+    }
+
+    fn anchors(&self) -> lwm2m_transport::dtls::TrustAnchors {
+        lwm2m_transport::dtls::TrustAnchors::from_der(vec![self.ca_der.clone()])
+    }
+}
+
+impl Drop for PemPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn certificates_our_client_against_coap_server_openssl() {
+    let Some(server_bin) = peer("coap-server-openssl") else { return };
+    let pki = PemPki::new("client");
+    let port = free_port_pair();
+    let _server = Reaped(
+        Command::new(server_bin)
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-v", "0"])
+            .args(["-c", &pki.path("localhost.pem"), "-j", &pki.path("localhost.key"), "-C", &pki.path("ca.pem")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start coap-server-openssl"),
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port + 1)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let config = ClientConfig {
+        credentials: lwm2m_transport::dtls::ClientCredentials::Certificate {
+            certificate: pki.client.clone(),
+            server_trust: pki.anchors(),
+            server_name: Some("127.0.0.1".into()),
+        },
+        timing: lwm2m_transport::dtls::HandshakeTiming::default(),
+        mtu: 1280,
+    };
+    let start = Instant::now();
+    let mut client = DtlsClient::new(config, start).unwrap();
+    client.send(&GET_TIME).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut response = None;
+    let mut last_failure = None;
+    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        if let Ok(n) = socket.recv(&mut buf) {
+            client.handle_datagram(Instant::now(), &buf[..n]);
+        }
+        client.handle_timeout(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                ClientEvent::Datagram(d) => response = Some(d),
+                ClientEvent::Failed(e) => {
+                    last_failure = Some(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                    client.restart(Instant::now()).unwrap();
+                    client.send(&GET_TIME).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    let response = response.unwrap_or_else(|| panic!("no response; last failure {last_failure:?}"));
+    assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
+    let Some(AuthenticatedIdentity::Certificate(server)) = client.server_identity() else { panic!("no server cert") };
+    assert_eq!(server.common_name.as_deref(), Some("localhost"));
+}
+
+#[test]
+fn certificates_coap_client_openssl_against_our_server() {
+    let Some(client_bin) = peer("coap-client-openssl") else { return };
+    let pki = PemPki::new("server");
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(pki.server.clone());
+    config.client_trust = Some(pki.anchors());
+    let server = DtlsServer::new(config).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello certificate"))
+    };
+    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let output = run_coap_client(
+        &client_bin,
+        &[
+            "-c",
+            &pki.path("urn-dev-cert.pem"),
+            "-j",
+            &pki.path("urn-dev-cert.key"),
+            "-C",
+            &pki.path("ca.pem"),
+            "-B",
+            "10",
+            &uri,
+        ],
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (identities, failures) = thread.join().unwrap();
+    assert!(output.contains("hello certificate"), "coap-client output: {output}; failures: {failures:?}");
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(identities[0].implied_endpoint_name(), Some("urn-dev-cert"));
+}

@@ -1,0 +1,600 @@
+//! In-memory DTLS client/server pairs in simulated time: handshakes over a seeded lossy link,
+//! failures with typed errors, hostile input, flood limits, certificates.
+
+#![cfg(feature = "dtls")]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lwm2m_transport::dtls::{
+    AlertDescription, AuthenticatedIdentity, CertificateError, CertifiedKey, ClientConfig, ClientCredentials,
+    ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
+    MemoryCredentialStore, PskCredential, ServerConfig, ServerEvent, ServerLimits, TrustAnchors,
+};
+
+const KEY: &[u8] = b"0123456789abcdef";
+
+/// xorshift for the link.
+struct LinkRng(u64);
+impl LinkRng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 1_000_000.0 < p
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Link {
+    drop: f64,
+    duplicate: f64,
+    jitter: Duration,
+    latency: Duration,
+}
+
+const PERFECT: Link = Link { drop: 0.0, duplicate: 0.0, jitter: Duration::ZERO, latency: Duration::from_millis(5) };
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum To {
+    Server,
+    Client,
+}
+
+struct Pair {
+    client: DtlsClient,
+    server: DtlsServer,
+    client_addr: SocketAddr,
+    now: Instant,
+    link: Link,
+    rng: LinkRng,
+    in_flight: BTreeMap<(Instant, u64), (To, Vec<u8>)>,
+    seq: u64,
+    client_events: Vec<ClientEvent>,
+    server_events: Vec<ServerEvent>,
+    datagrams_sent: usize,
+    horizon: Option<Instant>,
+}
+
+fn timing() -> HandshakeTiming {
+    HandshakeTiming {
+        initial_retransmit: Duration::from_millis(500),
+        max_retransmissions: 8,
+        handshake_timeout: Duration::from_secs(60),
+    }
+}
+
+fn psk_store(identity: &[u8], key: &[u8]) -> Arc<MemoryCredentialStore> {
+    let store = MemoryCredentialStore::new();
+    store.insert_psk(&PskCredential::new(identity, key).unwrap(), None);
+    Arc::new(store)
+}
+
+fn psk_server(store: Arc<dyn CredentialStore>) -> DtlsServer {
+    let mut config = ServerConfig::psk(store);
+    config.timing = timing();
+    DtlsServer::new(config).unwrap()
+}
+
+fn psk_client(identity: &[u8], key: &[u8], now: Instant) -> DtlsClient {
+    let mut config = ClientConfig::psk(PskCredential::new(identity, key).unwrap());
+    config.timing = timing();
+    DtlsClient::new(config, now).unwrap()
+}
+
+impl Pair {
+    fn new(client: DtlsClient, server: DtlsServer, now: Instant, link: Link, seed: u64) -> Self {
+        Pair {
+            client,
+            server,
+            client_addr: "127.0.0.1:40000".parse().unwrap(),
+            now,
+            link,
+            rng: LinkRng(seed.max(1)),
+            in_flight: BTreeMap::new(),
+            seq: 0,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            datagrams_sent: 0,
+            horizon: None,
+        }
+    }
+
+    fn psk(link: Link, seed: u64) -> Self {
+        let now = Instant::now();
+        Self::new(psk_client(b"dev1", KEY, now), psk_server(psk_store(b"dev1", KEY)), now, link, seed)
+    }
+
+    fn put(&mut self, to: To, bytes: &[u8]) {
+        self.datagrams_sent += 1;
+        if self.rng.chance(self.link.drop) {
+            return;
+        }
+        let copies = if self.rng.chance(self.link.duplicate) { 2 } else { 1 };
+        for _ in 0..copies {
+            let jitter_ms = self.link.jitter.as_millis() as u64;
+            let extra = if jitter_ms == 0 { 0 } else { self.rng.next() % jitter_ms };
+            let at = self.now + self.link.latency + Duration::from_millis(extra);
+            self.seq += 1;
+            self.in_flight.insert((at, self.seq), (to, bytes.to_vec()));
+        }
+    }
+
+    /// Moves outputs onto the link and collects events.
+    fn flush(&mut self) {
+        while let Some(d) = self.client.poll_transmit() {
+            self.put(To::Server, &d);
+        }
+        while let Some(t) = self.server.poll_transmit() {
+            assert_eq!(t.destination, self.client_addr);
+            self.put(To::Client, &t.payload);
+        }
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+        }
+        while let Some(e) = self.server.poll_event() {
+            self.server_events.push(e);
+        }
+    }
+
+    /// Advances simulated time to the next delivery or timer; false when nothing is pending.
+    fn step(&mut self) -> bool {
+        self.flush();
+        let delivery = self.in_flight.keys().next().map(|k| k.0);
+        let timers = [self.client.poll_timeout(), self.server.poll_timeout()];
+        let next = timers.into_iter().flatten().chain(delivery).min();
+        let Some(next) = next else { return false };
+        if let Some(end) = self.horizon
+            && next > end
+        {
+            self.now = end;
+            return false;
+        }
+        self.now = self.now.max(next);
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let (to, bytes) = entry.remove();
+            match to {
+                To::Server => self.server.handle_datagram(self.now, self.client_addr, &bytes),
+                To::Client => self.client.handle_datagram(self.now, &bytes),
+            }
+        }
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+        self.flush();
+        true
+    }
+
+    fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Pair) -> bool) -> bool {
+        let end = self.now + limit;
+        self.horizon = Some(end);
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+
+    fn connected(&self) -> bool {
+        self.client.state() == ClientState::Connected
+            && self.server_events.iter().any(|e| matches!(e, ServerEvent::Connected { .. }))
+    }
+
+    fn server_datagrams(&self) -> Vec<(Arc<AuthenticatedIdentity>, Vec<u8>)> {
+        self.server_events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Datagram(d) => Some((d.identity.clone(), d.payload.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn client_datagrams(&self) -> Vec<Vec<u8>> {
+        self.client_events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Datagram(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn psk_handshake_and_data_both_ways() {
+    let mut pair = Pair::psk(PERFECT, 1);
+    pair.client.send(b"queued before connect").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    assert_eq!(pair.client.server_identity(), Some(&AuthenticatedIdentity::psk(b"dev1")));
+    assert!(pair.run_until(Duration::from_secs(1), |p| !p.server_datagrams().is_empty()));
+    let got = pair.server_datagrams();
+    assert_eq!(got[0].1, b"queued before connect");
+    assert_eq!(*got[0].0, AuthenticatedIdentity::psk(b"dev1"));
+    assert_eq!(got[0].0.implied_endpoint_name(), Some("dev1"));
+    let now = pair.now;
+    let peer = pair.client_addr;
+    pair.server.send(now, peer, b"reply").unwrap();
+    assert!(pair.run_until(Duration::from_secs(1), |p| !p.client_datagrams().is_empty()));
+    assert_eq!(pair.client_datagrams(), vec![b"reply".to_vec()]);
+    let stats = pair.server.stats();
+    assert_eq!((stats.sessions, stats.handshakes, stats.handshakes_completed), (1, 0, 1));
+    // The sans-IO server stayed on the HelloVerifyRequest path: two ClientHellos were needed.
+    assert_eq!(stats.handshakes_started, 1);
+}
+
+#[test]
+fn handshake_completes_under_loss_duplication_and_reordering() {
+    let link =
+        Link { drop: 0.3, duplicate: 0.15, jitter: Duration::from_millis(80), latency: Duration::from_millis(20) };
+    let mut total_sent = 0;
+    for seed in 1..=12u64 {
+        let mut pair = Pair::psk(link, seed * 7919);
+        let ok = pair.run_until(Duration::from_secs(50), Pair::connected);
+        assert!(
+            ok,
+            "seed {seed}: handshake did not complete; events {:?} / {:?}",
+            pair.client_events, pair.server_events
+        );
+        // DTLS does not make application data reliable (CoAP does); check the keys agree.
+        pair.link = PERFECT;
+        pair.client.send(b"ping").unwrap();
+        assert!(pair.run_until(Duration::from_secs(1), |p| !p.server_datagrams().is_empty()));
+        assert_eq!(pair.server_datagrams().len(), 1, "seed {seed}: delivered exactly once");
+        total_sent += pair.datagrams_sent;
+    }
+    // A clean handshake is 6 datagrams (+1 for the data); the link dropped enough to force resends.
+    assert!(total_sent > 12 * 7, "flights were retransmitted ({total_sent} datagrams)");
+}
+
+#[test]
+fn wrong_psk_fails_on_both_sides_with_typed_errors() {
+    let now = Instant::now();
+    let server = psk_server(psk_store(b"dev1", KEY));
+    let mut pair = Pair::new(psk_client(b"dev1", b"another key 1234", now), server, now, PERFECT, 3);
+    pair.client.send(b"Register").unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.server_events.contains(&ServerEvent::HandshakeFailed {
+            peer: pair.client_addr,
+            error: DtlsError::BadPsk { identity: "dev1".into() }
+        }),
+        "{:?}",
+        pair.server_events
+    );
+    assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::PeerAlert(AlertDescription::DECRYPT_ERROR))));
+    assert!(pair.server_datagrams().is_empty(), "no application data (no registration) got through");
+    assert_eq!(pair.server.stats().sessions, 0);
+    assert_eq!(pair.client.send(b"x"), Err(DtlsError::Closed));
+}
+
+#[test]
+fn unknown_identity_fails_with_unknown_psk_identity() {
+    let now = Instant::now();
+    let server = psk_server(psk_store(b"dev1", KEY));
+    let mut pair = Pair::new(psk_client(b"intruder", KEY, now), server, now, PERFECT, 4);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(pair.server_events.iter().any(|e| matches!(e,
+        ServerEvent::HandshakeFailed { error: DtlsError::UnknownPskIdentity { identity }, .. } if identity == "intruder")));
+    let alert = AlertDescription::UNKNOWN_PSK_IDENTITY;
+    assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::PeerAlert(alert))));
+    assert!(alert.is_permanent_failure(), "LwM2M: do not retry after unknown_psk_identity");
+}
+
+#[test]
+fn handshake_deadline_frees_state_on_both_sides() {
+    // Everything the server sends is lost.
+    let now = Instant::now();
+    let mut client_config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
+    client_config.timing = HandshakeTiming { handshake_timeout: Duration::from_secs(20), ..timing() };
+    let mut client = DtlsClient::new(client_config, now).unwrap();
+    let mut server = psk_server(psk_store(b"dev1", KEY));
+    let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let mut t = now;
+    let mut client_failed = None;
+    while t < now + Duration::from_secs(120) {
+        while let Some(d) = client.poll_transmit() {
+            server.handle_datagram(t, peer, &d);
+        }
+        while server.poll_transmit().is_some() {}
+        if let Some(ClientEvent::Failed(e)) = client.poll_event() {
+            client_failed = Some(e);
+        }
+        t += Duration::from_millis(250);
+        client.handle_timeout(t);
+        server.handle_timeout(t);
+    }
+    assert_eq!(client_failed, Some(DtlsError::HandshakeTimeout(Duration::from_secs(20))));
+    assert_eq!(server.stats().handshakes, 0, "the half-open handshake was dropped");
+    let mut timed_out = false;
+    while let Some(e) = server.poll_event() {
+        timed_out |= matches!(e, ServerEvent::HandshakeFailed { error: DtlsError::HandshakeTimeout(_), .. });
+    }
+    assert!(timed_out);
+}
+
+#[test]
+fn garbage_and_truncated_records_never_panic_and_do_not_break_sessions() {
+    let mut pair = Pair::psk(PERFECT, 5);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    let mut rng = LinkRng(99);
+    let mut samples: Vec<Vec<u8>> =
+        vec![vec![], vec![22], vec![22, 0xfe, 0xfd], vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 40]];
+    // Truncations of a real ClientHello and of real records.
+    let mut fresh = psk_client(b"dev1", KEY, pair.now);
+    let hello = fresh.poll_transmit().unwrap();
+    for cut in 0..hello.len() {
+        samples.push(hello[..cut].to_vec());
+    }
+    for _ in 0..300 {
+        let len = (rng.next() % 200) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if let Some(first) = bytes.first_mut() {
+            *first = [20u8, 21, 22, 23][(rng.next() % 4) as usize];
+        }
+        if bytes.len() > 4 {
+            bytes[1] = 0xfe;
+            bytes[2] = 0xfd;
+            bytes[3] = (rng.next() % 2) as u8;
+            bytes[4] = 0;
+        }
+        samples.push(bytes);
+    }
+    let now = pair.now;
+    let stranger: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    for s in &samples {
+        pair.server.handle_datagram(now, pair.client_addr, s);
+        pair.server.handle_datagram(now, stranger, s);
+        pair.client.handle_datagram(now, s);
+    }
+    while pair.server.poll_transmit().is_some() {}
+    pair.server_events.clear();
+    pair.client.send(b"still alive").unwrap();
+    assert!(pair.run_until(Duration::from_secs(2), |p| !p.server_datagrams().is_empty()));
+    assert_eq!(pair.server_datagrams()[0].1, b"still alive");
+    assert!(pair.server.stats().dropped_datagrams > 0);
+}
+
+#[test]
+fn client_hello_flood_from_spoofed_ports_keeps_state_bounded() {
+    let now = Instant::now();
+    let mut config = ServerConfig::psk(psk_store(b"dev1", KEY));
+    config.limits = ServerLimits { max_handshakes: 64, ..ServerLimits::default() };
+    let mut server = DtlsServer::new(config).unwrap();
+    // One real ClientHello, replayed from 5,000 spoofed source ports.
+    let mut spoofer = psk_client(b"dev1", KEY, now);
+    let hello = spoofer.poll_transmit().unwrap();
+    for port in 0..5000u16 {
+        let peer = SocketAddr::from(([10, 0, (port >> 8) as u8, port as u8], 1000 + port));
+        server.handle_datagram(now, peer, &hello);
+        assert!(server.stats().handshakes <= 64);
+        while server.poll_transmit().is_some() {}
+    }
+    let stats = server.stats();
+    assert_eq!(stats.handshakes, 64);
+    assert_eq!(stats.sessions, 0);
+    assert_eq!(stats.evicted, 5000 - 64);
+    // A real client still gets through during the flood (its cookie round trip is short).
+    let mut pair = Pair::new(psk_client(b"dev1", KEY, now), server, now, PERFECT, 6);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    // The flood entries expire with the handshake deadline.
+    pair.now += Duration::from_secs(61);
+    let now = pair.now;
+    pair.server.handle_timeout(now);
+    assert_eq!(pair.server.stats().handshakes, 0);
+    assert_eq!(pair.server.stats().sessions, 1);
+}
+
+#[test]
+fn session_limit_and_idle_eviction() {
+    let now = Instant::now();
+    let mut config = ServerConfig::psk(psk_store(b"dev1", KEY));
+    config.limits = ServerLimits { max_sessions: 2, idle_timeout: Duration::from_secs(30), ..ServerLimits::default() };
+    let server = DtlsServer::new(config).unwrap();
+    let mut pair = Pair::new(psk_client(b"dev1", KEY, now), server, now, PERFECT, 7);
+    for port in 1..=3u16 {
+        pair.client_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        pair.client = psk_client(b"dev1", KEY, pair.now);
+        pair.server_events.clear();
+        assert!(pair.run_until(Duration::from_secs(5), Pair::connected), "client {port}");
+        pair.now += Duration::from_secs(1);
+    }
+    assert_eq!(pair.server.stats().sessions, 2);
+    let evicted: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    assert!(
+        pair.server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Closed { peer, reason: DtlsError::Limit { .. } } if *peer == evicted))
+    );
+    assert!(pair.server.identity(evicted).is_none());
+    pair.now += Duration::from_secs(31);
+    let now = pair.now;
+    pair.server.handle_timeout(now);
+    assert_eq!(pair.server.stats().sessions, 0, "idle sessions evicted");
+    let mut idle = 0;
+    while let Some(e) = pair.server.poll_event() {
+        idle += usize::from(matches!(e, ServerEvent::Closed { reason: DtlsError::IdleTimeout(_), .. }));
+    }
+    assert_eq!(idle, 2);
+}
+
+#[test]
+fn client_rehandshakes_after_the_server_lost_its_state() {
+    let mut pair = Pair::psk(PERFECT, 8);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    // The server restarts and forgets every session.
+    pair.server = psk_server(psk_store(b"dev1", KEY));
+    pair.server_events.clear();
+    pair.client.send(b"lost").unwrap();
+    pair.run_until(Duration::from_secs(2), |_| false);
+    assert!(pair.server_datagrams().is_empty());
+    assert!(pair.server.stats().dropped_datagrams >= 1, "records of the old session are dropped silently");
+    // The CoAP layer's exchange timed out: it asks for a new handshake and resends.
+    let now = pair.now;
+    pair.client.restart(now).unwrap();
+    pair.client.send(b"again").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()));
+    assert_eq!(pair.server_datagrams()[0].1, b"again");
+    assert_eq!(pair.client.handshakes_started(), 2);
+}
+
+#[test]
+fn new_handshake_from_an_established_peer_replaces_the_session() {
+    let mut pair = Pair::psk(PERFECT, 9);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    // The client lost its state (reboot) and handshakes again from the same address.
+    let now = pair.now;
+    pair.client.restart(now).unwrap();
+    pair.server_events.clear();
+    pair.client.send(b"after reboot").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()));
+    assert_eq!(pair.server.stats().sessions, 1);
+    assert_eq!(pair.server.stats().handshakes_completed, 2);
+}
+
+// ---- certificates ----
+
+struct Pki {
+    ca: rcgen::Issuer<'static, rcgen::KeyPair>,
+    ca_der: Vec<u8>,
+}
+
+impl Pki {
+    fn new(name: &str) -> Self {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        Pki { ca_der: cert.der().to_vec(), ca: rcgen::Issuer::new(params, key) }
+    }
+
+    fn leaf(&self, common_name: &str, dns: &[&str], expired: bool) -> CertifiedKey {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(dns.iter().map(ToString::to_string).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der())
+    }
+
+    fn anchors(&self) -> TrustAnchors {
+        TrustAnchors::from_der(vec![self.ca_der.clone()])
+    }
+}
+
+fn cert_pair(
+    server_key: CertifiedKey,
+    client_trust: TrustAnchors,
+    client_key: CertifiedKey,
+    server_trust: TrustAnchors,
+    server_name: Option<&str>,
+    seed: u64,
+) -> Pair {
+    let now = Instant::now();
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(server_key);
+    config.client_trust = Some(client_trust);
+    config.timing = timing();
+    let server = DtlsServer::new(config).unwrap();
+    let client = DtlsClient::new(
+        ClientConfig {
+            credentials: ClientCredentials::Certificate {
+                certificate: client_key,
+                server_trust,
+                server_name: server_name.map(str::to_owned),
+            },
+            timing: timing(),
+            mtu: 1280,
+        },
+        now,
+    )
+    .unwrap();
+    Pair::new(client, server, now, PERFECT, seed)
+}
+
+#[test]
+fn certificates_mutual_authentication_and_rejections() {
+    let pki = Pki::new("LwM2M test CA");
+    let server_key = pki.leaf("lwm2m.example", &["lwm2m.example"], false);
+
+    // Valid both ways: the client's identity is its certificate's commonName.
+    let mut pair = cert_pair(
+        server_key.clone(),
+        pki.anchors(),
+        pki.leaf("urn:dev:cert-1", &[], false),
+        pki.anchors(),
+        Some("lwm2m.example"),
+        10,
+    );
+    pair.client.send(b"Register").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()), "{:?}", pair.client_events);
+    let (identity, _) = &pair.server_datagrams()[0];
+    assert_eq!(identity.implied_endpoint_name(), Some("urn:dev:cert-1"));
+    let Some(AuthenticatedIdentity::Certificate(server_cert)) = pair.client.server_identity() else { panic!() };
+    assert_eq!(server_cert.dns_names, vec!["lwm2m.example".to_string()]);
+
+    // A client certificate from another CA.
+    let rogue = Pki::new("rogue CA");
+    let mut pair =
+        cert_pair(server_key.clone(), pki.anchors(), rogue.leaf("urn:dev:x", &[], false), pki.anchors(), None, 11);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.server_events.iter().any(|e| matches!(
+            e,
+            ServerEvent::HandshakeFailed { error: DtlsError::Certificate(CertificateError::UnknownIssuer), .. }
+        )),
+        "{:?}",
+        pair.server_events
+    );
+
+    // An expired client certificate.
+    let mut pair =
+        cert_pair(server_key.clone(), pki.anchors(), pki.leaf("urn:dev:old", &[], true), pki.anchors(), None, 12);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.server_events.iter().any(|e| matches!(
+            e,
+            ServerEvent::HandshakeFailed { error: DtlsError::Certificate(CertificateError::Expired), .. }
+        )),
+        "{:?}",
+        pair.server_events
+    );
+
+    // The client does not trust the server's CA.
+    let mut pair =
+        cert_pair(server_key.clone(), pki.anchors(), pki.leaf("urn:dev:2", &[], false), rogue.anchors(), None, 13);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::Certificate(CertificateError::UnknownIssuer))));
+
+    // The server certificate is for another name.
+    let mut pair = cert_pair(
+        server_key,
+        pki.anchors(),
+        pki.leaf("urn:dev:3", &[], false),
+        pki.anchors(),
+        Some("other.example"),
+        14,
+    );
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Failed(DtlsError::Certificate(CertificateError::NameMismatch { .. }))))
+    );
+}
