@@ -21,6 +21,10 @@ use lwm2m_transport::driver::{self, Handle, Handler, NotFound, Responder};
 use lwm2m_transport::wire::{OptionFormat, szx_of_size};
 use lwm2m_transport::{Code, Config, IncomingRequest, ObservationId, ObserveRequest, OptionNumber, Request, Response};
 
+/// CoAP over TCP and TLS (`coap+tcp://`, `coaps+tcp://`, `serve --tcp` / `--tls`).
+#[path = "coap_tcp.rs"]
+mod tcp;
+
 /// Arguments of `lwm2m coap`.
 #[derive(Debug, Args)]
 pub(crate) struct CoapArgs {
@@ -89,6 +93,8 @@ struct RequestArgs {
     /// Print one JSON object per response/notification.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tls: tcp::CertArgs,
 }
 
 /// Options of `lwm2m coap serve`.
@@ -103,6 +109,10 @@ struct ServeArgs {
     /// How often observed files are checked for changes, in milliseconds.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
+    #[command(flatten)]
+    stream: tcp::StreamServeArgs,
+    #[command(flatten)]
+    stream_certs: tcp::CertArgs,
 }
 
 pub(crate) fn run(args: &CoapArgs) -> anyhow::Result<ExitCode> {
@@ -204,6 +214,9 @@ fn fail(reason: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
+    if tcp::is_stream_uri(&args.uri) {
+        return tcp::client(method, args).await;
+    }
     let uri = match parse_uri(&args.uri) {
         Ok(u) => u,
         Err(e) => return Ok(fail(e)),
@@ -672,6 +685,9 @@ async fn watch(handle: Handle<SocketAddr>, watched: WatchMap, every: Duration) {
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.stream.tcp || args.stream.tls {
+        return tcp::serve(args).await;
+    }
     let root = args.root.canonicalize().with_context(|| format!("--root {}", args.root.display()))?;
     if !root.is_dir() {
         bail!("--root {} is not a directory", root.display());

@@ -53,6 +53,8 @@ pub mod wire;
 pub mod driver;
 #[cfg(feature = "dtls")]
 pub mod dtls;
+#[cfg(feature = "tcp")]
+pub mod tcp;
 
 pub use engine::{
     Config, Endpoint, Event, IncomingId, IncomingRequest, ObservationId, ObserveRequest, PeerIdentity, Request,
