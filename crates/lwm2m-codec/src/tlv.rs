@@ -23,8 +23,8 @@
 use alloc::vec::Vec;
 
 use lwm2m_core::{
-    ContentFormat, DataType, Instance, InstanceId, ModelRegistry, Node, Object, Objlnk, Path, PathLevel, Resource,
-    ResourceId, ResourceInstanceId, ResourceValue, Value,
+    ContentFormat, DataType, IdMap, Instance, InstanceId, ModelRegistry, Node, Object, Objlnk, Path, PathLevel,
+    Resource, ResourceId, ResourceInstanceId, ResourceValue, Value,
 };
 
 use crate::{DecodeError, EncodeError, Limits};
@@ -351,7 +351,7 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
         match e.kind {
             Kind::ResourceWithValue => Ok(Resource { id: rid, value: ResourceValue::Single(self.value(&rpath, e)?) }),
             Kind::MultipleResource => {
-                let mut m = alloc::collections::BTreeMap::new();
+                let mut m = IdMap::with_capacity(count_entries(e.value));
                 for child in Entries::new(e.value, e.value_offset) {
                     let child = child?;
                     self.count()?;
@@ -362,7 +362,7 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
                         .ok_or_else(|| malformed(child.offset, "resource instance id 65535 is reserved"))?;
                     let ripath = rpath.child(child.id).unwrap_or(rpath);
                     let v = self.value(&ripath, &child)?;
-                    if m.insert(riid, v).is_some() {
+                    if m.try_insert(riid, v).is_err() {
                         return Err(DecodeError::Duplicate { path: ripath });
                     }
                 }
@@ -379,11 +379,12 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
         base: usize,
         inst: &mut Instance,
     ) -> Result<(), DecodeError> {
+        inst.resources.reserve(count_entries(buf));
         for e in Entries::new(buf, base) {
             let e = e?;
             let r = self.resource(ipath, &e)?;
             let id = r.id;
-            if inst.resources.insert(id, r).is_some() {
+            if inst.resources.try_insert(id, r).is_err() {
                 return Err(DecodeError::Duplicate { path: ipath.child(id.get()).unwrap_or(*ipath) });
             }
         }
@@ -410,6 +411,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
         PathLevel::Object => {
             let oid = path.object_id().ok_or_else(|| malformed(0, "no object id"))?;
             let mut obj = Object::new(oid);
+            obj.instances.reserve(count_entries(payload));
             for e in Entries::new(payload, 0) {
                 let e = e?;
                 d.count()?;
@@ -447,9 +449,12 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                     if wrapped {
                         return Err(malformed(e.offset, "resource entry after an object instance entry"));
                     }
+                    if n == 0 {
+                        inst.resources.reserve(count_entries(payload));
+                    }
                     let r = d.resource(path, &e)?;
                     let id = r.id;
-                    if inst.resources.insert(id, r).is_some() {
+                    if inst.resources.try_insert(id, r).is_err() {
                         return Err(DecodeError::Duplicate { path: path.child(id.get()).unwrap_or(*path) });
                     }
                 }
@@ -500,6 +505,29 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             Ok(Node::ResourceInstance { id: riid, value: d.value(path, &inner)? })
         }
     }
+}
+
+/// How many well-formed entries `buf` starts with: a header-only scan, so that a container's
+/// map is allocated once at its final size. Stops at the first malformed entry (the decoding
+/// pass reports it), and never counts more than `buf` could hold (two bytes per entry).
+fn count_entries(buf: &[u8]) -> usize {
+    let mut n = 0;
+    let mut pos = 0;
+    while let Some(rest) = buf.get(pos..).filter(|r| !r.is_empty()) {
+        let ty = rest[0];
+        let id_len = if ty & 0x20 != 0 { 2 } else { 1 };
+        let len_len = usize::from((ty >> 3) & 3);
+        let header = 1 + id_len + len_len;
+        let Some(len_bytes) = rest.get(1 + id_len..header) else { break };
+        let len = if len_len == 0 {
+            usize::from(ty & 7)
+        } else {
+            len_bytes.iter().fold(0, |acc, b| (acc << 8) | usize::from(*b))
+        };
+        pos += header + len;
+        n += 1;
+    }
+    n
 }
 
 fn trailing(mut it: Entries<'_>) -> Result<(), DecodeError> {

@@ -10,6 +10,7 @@
 //!   alternate root path a client may register (`/lwm2m`).
 //! - [`value`]: the LwM2M data types and a [`Value`] carrying one of them, with checked
 //!   conversions.
+//! - [`id_map`]: [`IdMap`], the sorted-vector map from ids to children the node tree uses.
 //! - [`node`]: the node tree ([`Object`] > [`Instance`] > [`Resource`] > resource instances)
 //!   that Read returns and Write carries, plus timestamped values for notifications and Send.
 //! - [`model`]: object-model metadata ([`ObjectModel`], [`ResourceModel`]) and the
@@ -61,6 +62,7 @@ pub mod code;
 pub mod content_format;
 pub mod error;
 pub mod id;
+pub mod id_map;
 pub mod model;
 pub mod node;
 pub mod operation;
@@ -74,6 +76,7 @@ pub use code::ResponseCode;
 pub use content_format::ContentFormat;
 pub use error::Error;
 pub use id::{InstanceId, ObjectId, ResourceId, ResourceInstanceId, ShortServerId};
+pub use id_map::IdMap;
 pub use model::{Cardinality, ModelRegistry, ModelSet, NoModel, ObjectModel, Operations, ResourceModel};
 pub use node::{Instance, Node, Object, Resource, ResourceValue, Timestamp, TimestampedNode};
 pub use operation::{Method, Operation};

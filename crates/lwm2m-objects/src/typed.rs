@@ -309,9 +309,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.response_code(), ResponseCode::BadRequest);
         assert!(err.to_string().starts_with("resource 7: bad value:"), "{err}");
-        let multi = decode_single::<u64>(ResourceValue::Multiple(BTreeMap::new()), DataType::UnsignedInteger, rid(2));
+        let multi =
+            decode_single::<u64>(ResourceValue::Multiple(lwm2m_core::IdMap::new()), DataType::UnsignedInteger, rid(2));
         assert!(matches!(multi, Err(ObjectError::BadValue { .. })));
-        let mut m = BTreeMap::new();
+        let mut m = lwm2m_core::IdMap::new();
         m.insert(ResourceInstanceId::new(3).unwrap(), Value::Integer(1));
         let got: BTreeMap<_, f64> = decode_multiple(ResourceValue::Multiple(m), DataType::Float, rid(3)).unwrap();
         assert_eq!(got.values().copied().collect::<Vec<_>>(), vec![1.0]);

@@ -199,6 +199,11 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
 ) -> Result<(), DecodeError> {
     let mut ctx = Context::default();
     let mut types = TypeCache::new(model);
+    if format == ContentFormat::SENML_CBOR {
+        if let Some(n) = super::cbor::announced_records(payload, limits) {
+            sink.records_hint(n);
+        }
+    }
     for_each_record(format, payload, limits, |rec| {
         let (path, time, value) = ctx.resolve(format, rec)?;
         let value = value.ok_or(DecodeError::MissingValue { format, path })?;
