@@ -64,15 +64,15 @@ impl Raw<'_> {
                 Raw::BigUInt(v) => Value::UnsignedInteger(v),
                 Raw::Float(v) => Value::Float(v),
                 Raw::Bool(v) => Value::Boolean(v),
-                Raw::Text(s) => Value::String(s.into_owned()),
+                Raw::Text(s) => Value::String(s.into()),
                 Raw::Bytes(b) => Value::Opaque(b.into_owned()),
                 Raw::Objlnk(l) => Value::Objlnk(l),
                 Raw::Time(t) => Value::Time(t),
             });
         };
         match (expected, self) {
-            (DataType::String, Raw::Text(s)) => Ok(Value::String(s.into_owned())),
-            (DataType::Corelnk, Raw::Text(s)) => Ok(Value::Corelnk(s.into_owned())),
+            (DataType::String, Raw::Text(s)) => Ok(Value::String(s.into())),
+            (DataType::Corelnk, Raw::Text(s)) => Ok(Value::Corelnk(s.into())),
             (DataType::Boolean, Raw::Bool(b)) => Ok(Value::Boolean(b)),
             (DataType::Opaque, Raw::Bytes(b)) => Ok(Value::Opaque(b.into_owned())),
             (DataType::Objlnk, Raw::Objlnk(l)) => Ok(Value::Objlnk(l)),

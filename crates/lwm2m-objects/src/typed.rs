@@ -127,12 +127,12 @@ fn incompatible(value: &Value, to: DataType) -> ValueError {
 
 impl TypedValue for String {
     fn into_value(self, data_type: DataType) -> Value {
-        if data_type == DataType::Corelnk { Value::Corelnk(self) } else { Value::String(self) }
+        if data_type == DataType::Corelnk { Value::Corelnk(self.into()) } else { Value::String(self.into()) }
     }
 
     fn from_value(value: Value, data_type: DataType) -> Result<Self, ValueError> {
         match value.convert(data_type)? {
-            Value::String(s) | Value::Corelnk(s) => Ok(s),
+            Value::String(s) | Value::Corelnk(s) => Ok(s.into_string()),
             other => Err(incompatible(&other, DataType::String)),
         }
     }
