@@ -51,11 +51,13 @@ impl<K, V> IdMap<K, V> {
     }
 
     /// The number of entries.
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when the map has no entries.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -81,6 +83,7 @@ impl<K, V> IdMap<K, V> {
     }
 
     /// The entries in ascending key order.
+    #[inline]
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter(self.entries.iter())
     }
@@ -91,11 +94,13 @@ impl<K, V> IdMap<K, V> {
     }
 
     /// The keys in ascending order.
+    #[inline]
     pub fn keys(&self) -> Keys<'_, K, V> {
         Keys(self.entries.iter())
     }
 
     /// The values in ascending key order.
+    #[inline]
     pub fn values(&self) -> Values<'_, K, V> {
         Values(self.entries.iter())
     }
@@ -129,26 +134,38 @@ impl<K: Ord, V> IdMap<K, V> {
     }
 
     /// The value for `key`, if present.
+    #[inline]
     pub fn get(&self, key: &K) -> Option<&V> {
         let i = self.entries.binary_search_by(|(k, _)| k.cmp(key)).ok()?;
         self.entries.get(i).map(|(_, v)| v)
     }
 
     /// The value for `key`, mutably, if present.
+    #[inline]
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let i = self.entries.binary_search_by(|(k, _)| k.cmp(key)).ok()?;
         self.entries.get_mut(i).map(|(_, v)| v)
     }
 
     /// True when `key` is present.
+    #[inline]
     pub fn contains_key(&self, key: &K) -> bool {
         self.entries.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
     }
 
     /// Inserts `value` at `key`, returning the value it replaces, if any (like
     /// `BTreeMap::insert`). Appending a key greater than every present key is O(1).
+    #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.search(&key) {
+        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+            self.entries.push((key, value));
+            return None;
+        }
+        self.insert_out_of_order(key, value)
+    }
+
+    fn insert_out_of_order(&mut self, key: K, value: V) -> Option<V> {
+        match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(i) => self.entries.get_mut(i).map(|(_, v)| core::mem::replace(v, value)),
             Err(i) => {
                 self.entries.insert(i, (key, value));
@@ -159,8 +176,19 @@ impl<K: Ord, V> IdMap<K, V> {
 
     /// Inserts `value` at `key` only if `key` is absent. Returns `Err(value)` (giving the
     /// value back) when the key is already present, so callers can report a duplicate.
+    #[inline]
     pub fn try_insert(&mut self, key: K, value: V) -> Result<&mut V, V> {
-        match self.search(&key) {
+        if self.entries.last().is_none_or(|(last, _)| *last < key) {
+            // The common in-order case: append without searching or shifting.
+            let i = self.entries.len();
+            self.entries.push((key, value));
+            return Ok(&mut self.entries[i].1);
+        }
+        self.try_insert_out_of_order(key, value)
+    }
+
+    fn try_insert_out_of_order(&mut self, key: K, value: V) -> Result<&mut V, V> {
+        match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(_) => Err(value),
             Err(i) => {
                 self.entries.insert(i, (key, value));
@@ -172,6 +200,7 @@ impl<K: Ord, V> IdMap<K, V> {
 
     /// The value for `key`, inserting `make()` first when absent (the `BTreeMap`
     /// `entry(key).or_insert_with(make)` idiom).
+    #[inline]
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let i = match self.search(&key) {
             Ok(i) => i,
