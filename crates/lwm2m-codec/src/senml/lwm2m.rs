@@ -206,7 +206,7 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
     }
     for_each_record(format, payload, limits, |rec| {
         let (path, time, value) = ctx.resolve(format, rec)?;
-        let value = value.ok_or(DecodeError::MissingValue { format, path })?;
+        let value = value.ok_or_else(|| DecodeError::MissingValue { format, path })?;
         let value = typed(format, &path, value, &mut types)?;
         sink.entry(path, value, time)
     })
