@@ -398,12 +398,8 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
 
 /// Errors inside the decoder travel boxed: a `Result` carrying a boxed error is a word wide
 /// instead of the size of [`DecodeError`], so the success path moves less data. Unboxed at
-/// the public boundary ([`unbox`]); only a failing decode pays for the allocation.
+/// the public boundary (`map_err(|e| *e)`); only a failing decode pays for the allocation.
 type Boxed = Box<DecodeError>;
-
-fn unbox(e: Boxed) -> DecodeError {
-    *e
-}
 
 fn malformed(offset: usize, reason: &'static str) -> DecodeError {
     DecodeError::Malformed { format: CF, offset, reason }
@@ -427,7 +423,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             obj.instances.reserve(count_entries(payload));
             for e in Entries::new(payload, 0) {
                 let e = e?;
-                d.count().map_err(unbox)?;
+                d.count().map_err(|e| *e)?;
                 if e.kind != Kind::ObjectInstance {
                     return Err(malformed(e.offset, "an object-level payload must wrap each instance (type 00)"));
                 }
@@ -437,7 +433,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                     return Err(DecodeError::Duplicate { path: ipath });
                 }
                 let mut inst = Instance::new(iid);
-                d.resources_into(&ipath, e.value, e.value_offset, &mut inst).map_err(unbox)?;
+                d.resources_into(&ipath, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
                 obj.insert(inst);
             }
             Ok(Node::Object(obj))
@@ -449,7 +445,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             for (n, e) in Entries::new(payload, 0).enumerate() {
                 let e = e?;
                 if e.kind == Kind::ObjectInstance {
-                    d.count().map_err(unbox)?;
+                    d.count().map_err(|e| *e)?;
                     if n > 0 || wrapped {
                         return Err(malformed(e.offset, "only one object instance entry may be given"));
                     }
@@ -457,7 +453,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                         return Err(outside(path.parent().and_then(|p| p.child(e.id)).unwrap_or(*path)));
                     }
                     wrapped = true;
-                    d.resources_into(path, e.value, e.value_offset, &mut inst).map_err(unbox)?;
+                    d.resources_into(path, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
                 } else {
                     if wrapped {
                         return Err(malformed(e.offset, "resource entry after an object instance entry"));
@@ -465,7 +461,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                     if n == 0 {
                         inst.resources.reserve(count_entries(payload));
                     }
-                    let r = d.resource(path, &e).map_err(unbox)?;
+                    let r = d.resource(path, &e).map_err(|e| *e)?;
                     let id = r.id;
                     if inst.resources.try_insert(id, r).is_err() {
                         return Err(DecodeError::Duplicate { path: path.child(id.get()).unwrap_or(*path) });
@@ -484,7 +480,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             if Some(e.id) != path.resource_id().map(ResourceId::get) {
                 return Err(outside(ipath.child(e.id).unwrap_or(ipath)));
             }
-            let r = d.resource(&ipath, &e).map_err(unbox)?;
+            let r = d.resource(&ipath, &e).map_err(|e| *e)?;
             trailing(it)?;
             Ok(Node::Resource(r))
         }
@@ -494,7 +490,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             let mut it = Entries::new(payload, 0);
             let e = it.next().ok_or(DecodeError::Truncated { format: CF, offset: 0, needed: 2, available: 0 })??;
             trailing(it)?;
-            d.count().map_err(unbox)?;
+            d.count().map_err(|e| *e)?;
             let inner = match e.kind {
                 Kind::ResourceInstance => e,
                 Kind::MultipleResource if Some(e.id) == path.resource_id().map(ResourceId::get) => {
@@ -515,7 +511,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             if inner.id != riid.get() {
                 return Err(outside(rpath.child(inner.id).unwrap_or(rpath)));
             }
-            Ok(Node::ResourceInstance { id: riid, value: d.value(path, &inner).map_err(unbox)? })
+            Ok(Node::ResourceInstance { id: riid, value: d.value(path, &inner).map_err(|e| *e)? })
         }
     }
 }
@@ -561,7 +557,7 @@ pub fn decode_value(
     data_type: Option<DataType>,
     limits: &Limits,
 ) -> Result<Value, DecodeError> {
-    decode_typed(bytes, offset, data_type, limits, || *path).map_err(unbox)
+    decode_typed(bytes, offset, data_type, limits, || *path).map_err(|e| *e)
 }
 
 /// [`decode_value`], with the path (only needed to report an error) computed on demand.

@@ -221,7 +221,8 @@ mod tests {
         assert_eq!(t, String::from("a\"b"));
         assert_eq!(t.to_string(), "a\"b");
         assert_eq!(alloc::format!("{t:?}"), "\"a\\\"b\"");
-        assert!(Text::from("a") < Text::from("b"));
+        let (a, b) = (Text::from("a"), Text::from("b"));
+        assert!(a < b);
         let mut w = Text::empty();
         fmt::Write::write_fmt(&mut w, format_args!("{}:{}", 3, 0)).unwrap();
         w.push_str("!");

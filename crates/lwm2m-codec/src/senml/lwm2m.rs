@@ -206,7 +206,8 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
     }
     for_each_record(format, payload, limits, |rec| {
         let (path, time, value) = ctx.resolve(format, rec)?;
-        let value = value.ok_or_else(|| DecodeError::MissingValue { format, path })?;
+        // Not `ok_or`: that would build (and drop) the error for every record.
+        let Some(value) = value else { return Err(DecodeError::MissingValue { format, path }) };
         let value = typed(format, &path, value, &mut types)?;
         sink.entry(path, value, time)
     })
