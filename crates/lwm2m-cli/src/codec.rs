@@ -152,7 +152,7 @@ fn name_of(p: &Path) -> Option<String> {
 
 fn entry_json(p: &Path, v: &Value) -> Json {
     let value = match v {
-        Value::String(s) | Value::Corelnk(s) => json!(s),
+        Value::String(s) | Value::Corelnk(s) => json!(s.as_str()),
         Value::Integer(i) | Value::Time(i) => json!(i),
         Value::UnsignedInteger(u) => json!(u),
         Value::Float(f) => json!(f),

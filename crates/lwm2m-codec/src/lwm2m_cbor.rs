@@ -59,7 +59,7 @@ impl<M: ModelRegistry + ?Sized, S: Sink> Walk<'_, M, S> {
     ) -> Result<(), DecodeError> {
         self.limits.check_depth(depth)?;
         if let Some(n) = len {
-            r.check_count(n, at)?;
+            self.sink.children_hint(&prefix, r.check_count(n, at)?);
         }
         let mut i = 0u64;
         loop {

@@ -64,15 +64,15 @@ impl Raw<'_> {
                 Raw::BigUInt(v) => Value::UnsignedInteger(v),
                 Raw::Float(v) => Value::Float(v),
                 Raw::Bool(v) => Value::Boolean(v),
-                Raw::Text(s) => Value::String(s.into_owned()),
+                Raw::Text(s) => Value::String(s.into()),
                 Raw::Bytes(b) => Value::Opaque(b.into_owned()),
                 Raw::Objlnk(l) => Value::Objlnk(l),
                 Raw::Time(t) => Value::Time(t),
             });
         };
         match (expected, self) {
-            (DataType::String, Raw::Text(s)) => Ok(Value::String(s.into_owned())),
-            (DataType::Corelnk, Raw::Text(s)) => Ok(Value::Corelnk(s.into_owned())),
+            (DataType::String, Raw::Text(s)) => Ok(Value::String(s.into())),
+            (DataType::Corelnk, Raw::Text(s)) => Ok(Value::Corelnk(s.into())),
             (DataType::Boolean, Raw::Bool(b)) => Ok(Value::Boolean(b)),
             (DataType::Opaque, Raw::Bytes(b)) => Ok(Value::Opaque(b.into_owned())),
             (DataType::Objlnk, Raw::Objlnk(l)) => Ok(Value::Objlnk(l)),
@@ -106,30 +106,44 @@ pub(crate) fn model_type<M: ModelRegistry + ?Sized>(model: &M, path: &Path) -> O
 }
 
 /// Caches the last object model looked up, so decoding many resources of one object costs
-/// one registry lookup instead of one per value.
+/// one registry lookup instead of one per value, and remembers where in that model's
+/// (sorted) resource list the last resource was: payloads list resources in id order, so
+/// the next one is usually the next entry and needs no search.
 pub(crate) struct TypeCache<'m, M: ?Sized> {
     model: &'m M,
     last: Option<(lwm2m_core::ObjectId, Option<&'m lwm2m_core::ObjectModel>)>,
+    next: usize,
 }
 
 impl<'m, M: ModelRegistry + ?Sized> TypeCache<'m, M> {
     pub(crate) fn new(model: &'m M) -> Self {
-        TypeCache { model, last: None }
+        TypeCache { model, last: None, next: 0 }
     }
 
     /// Like [`model_type`], through the cache.
     pub(crate) fn data_type(&mut self, path: &Path) -> Option<DataType> {
-        let oid = path.object_id()?;
-        let rid = path.resource_id()?;
+        self.resource_type(path.object_id()?, path.resource_id()?)
+    }
+
+    /// The data type the model gives resource `rid` of object `oid`.
+    #[inline]
+    pub(crate) fn resource_type(&mut self, oid: lwm2m_core::ObjectId, rid: lwm2m_core::ResourceId) -> Option<DataType> {
         let object = match self.last {
             Some((id, o)) if id == oid => o,
             _ => {
                 let o = self.model.object(oid);
                 self.last = Some((oid, o));
+                self.next = 0;
                 o
             }
         };
-        object?.resource(rid).map(|r| r.data_type)
+        let resources = &object?.resources;
+        let index = match resources.get(self.next) {
+            Some(r) if r.id == rid => self.next,
+            _ => resources.binary_search_by_key(&rid, |r| r.id).ok()?,
+        };
+        self.next = index + 1;
+        resources.get(index).map(|r| r.data_type)
     }
 }
 

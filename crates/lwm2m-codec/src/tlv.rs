@@ -20,11 +20,12 @@
 //! Decoding at an instance path accepts both the bare and the wrapped form (the wrapper's
 //! id must match). A Create without instance id is decoded at `/o/<id the client picks>`.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use lwm2m_core::{
-    ContentFormat, DataType, Instance, InstanceId, ModelRegistry, Node, Object, Objlnk, Path, PathLevel, Resource,
-    ResourceId, ResourceInstanceId, ResourceValue, Value,
+    ContentFormat, DataType, IdMap, Instance, InstanceId, ModelRegistry, Node, Object, Objlnk, Path, PathLevel,
+    Resource, ResourceId, ResourceInstanceId, ResourceValue, Value,
 };
 
 use crate::{DecodeError, EncodeError, Limits};
@@ -333,63 +334,72 @@ struct Decoder<'m, M: ?Sized> {
 }
 
 impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
-    fn count(&mut self) -> Result<(), DecodeError> {
+    fn count(&mut self) -> Result<(), Boxed> {
         self.entries += 1;
-        self.limits.check_entries(self.entries)
+        Ok(self.limits.check_entries(self.entries)?)
     }
 
-    #[inline(always)]
-    fn value(&mut self, path: &Path, e: &Entry<'_>) -> Result<Value, DecodeError> {
+    /// The value of entry `e` at `path` (a resource or resource instance).
+    fn value(&mut self, path: &Path, e: &Entry<'_>) -> Result<Value, Boxed> {
         let data_type = self.types.data_type(path);
-        decode_value(path, e.value, e.value_offset, data_type, self.limits)
+        decode_typed(e.value, e.value_offset, data_type, self.limits, || *path)
     }
 
-    fn resource(&mut self, ipath: &Path, e: &Entry<'_>) -> Result<Resource, DecodeError> {
+    /// Decodes resource entry `e` of the instance at `ipath`. The model is consulted once per
+    /// resource, and paths are only built for error reports.
+    #[inline]
+    fn resource(&mut self, ipath: &Path, e: &Entry<'_>) -> Result<Resource, Boxed> {
         self.count()?;
         let rid = ResourceId::new(e.id).ok_or_else(|| malformed(e.offset, "resource id 65535 is reserved"))?;
-        let rpath = ipath.child(e.id).unwrap_or(*ipath);
-        match e.kind {
-            Kind::ResourceWithValue => Ok(Resource { id: rid, value: ResourceValue::Single(self.value(&rpath, e)?) }),
+        let rpath = || ipath.child(e.id).unwrap_or(*ipath);
+        let data_type = ipath.object_id().and_then(|oid| self.types.resource_type(oid, rid));
+        let value = match e.kind {
+            Kind::ResourceWithValue => {
+                ResourceValue::Single(decode_typed(e.value, e.value_offset, data_type, self.limits, rpath)?)
+            }
             Kind::MultipleResource => {
-                let mut m = alloc::collections::BTreeMap::new();
+                let mut m = IdMap::with_capacity(count_entries(e.value));
                 for child in Entries::new(e.value, e.value_offset) {
                     let child = child?;
                     self.count()?;
                     if child.kind != Kind::ResourceInstance {
-                        return Err(malformed(child.offset, "a multiple resource may only hold resource instances"));
+                        return Err(
+                            malformed(child.offset, "a multiple resource may only hold resource instances").into()
+                        );
                     }
                     let riid = ResourceInstanceId::new(child.id)
                         .ok_or_else(|| malformed(child.offset, "resource instance id 65535 is reserved"))?;
-                    let ripath = rpath.child(child.id).unwrap_or(rpath);
-                    let v = self.value(&ripath, &child)?;
-                    if m.insert(riid, v).is_some() {
-                        return Err(DecodeError::Duplicate { path: ripath });
+                    let ripath = || rpath().child(child.id).unwrap_or_else(rpath);
+                    let v = decode_typed(child.value, child.value_offset, data_type, self.limits, ripath)?;
+                    if m.try_insert(riid, v).is_err() {
+                        return Err(DecodeError::Duplicate { path: ripath() }.into());
                     }
                 }
-                Ok(Resource { id: rid, value: ResourceValue::Multiple(m) })
+                ResourceValue::Multiple(m)
             }
-            _ => Err(malformed(e.offset, "expected a resource (type 11) or multiple resource (type 10)")),
-        }
+            _ => return Err(malformed(e.offset, "expected a resource (type 11) or multiple resource (type 10)").into()),
+        };
+        Ok(Resource { id: rid, value })
     }
 
-    fn resources_into(
-        &mut self,
-        ipath: &Path,
-        buf: &[u8],
-        base: usize,
-        inst: &mut Instance,
-    ) -> Result<(), DecodeError> {
+    fn resources_into(&mut self, ipath: &Path, buf: &[u8], base: usize, inst: &mut Instance) -> Result<(), Boxed> {
+        inst.resources.reserve(count_entries(buf));
         for e in Entries::new(buf, base) {
             let e = e?;
             let r = self.resource(ipath, &e)?;
             let id = r.id;
-            if inst.resources.insert(id, r).is_some() {
-                return Err(DecodeError::Duplicate { path: ipath.child(id.get()).unwrap_or(*ipath) });
+            if inst.resources.try_insert(id, r).is_err() {
+                return Err(DecodeError::Duplicate { path: ipath.child(id.get()).unwrap_or(*ipath) }.into());
             }
         }
         Ok(())
     }
 }
+
+/// Errors inside the decoder travel boxed: a `Result` carrying a boxed error is a word wide
+/// instead of the size of [`DecodeError`], so the success path moves less data. Unboxed at
+/// the public boundary (`map_err(|e| *e)`); only a failing decode pays for the allocation.
+type Boxed = Box<DecodeError>;
 
 fn malformed(offset: usize, reason: &'static str) -> DecodeError {
     DecodeError::Malformed { format: CF, offset, reason }
@@ -410,9 +420,10 @@ pub fn decode<M: ModelRegistry + ?Sized>(
         PathLevel::Object => {
             let oid = path.object_id().ok_or_else(|| malformed(0, "no object id"))?;
             let mut obj = Object::new(oid);
+            obj.instances.reserve(count_entries(payload));
             for e in Entries::new(payload, 0) {
                 let e = e?;
-                d.count()?;
+                d.count().map_err(|e| *e)?;
                 if e.kind != Kind::ObjectInstance {
                     return Err(malformed(e.offset, "an object-level payload must wrap each instance (type 00)"));
                 }
@@ -422,7 +433,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                     return Err(DecodeError::Duplicate { path: ipath });
                 }
                 let mut inst = Instance::new(iid);
-                d.resources_into(&ipath, e.value, e.value_offset, &mut inst)?;
+                d.resources_into(&ipath, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
                 obj.insert(inst);
             }
             Ok(Node::Object(obj))
@@ -434,7 +445,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             for (n, e) in Entries::new(payload, 0).enumerate() {
                 let e = e?;
                 if e.kind == Kind::ObjectInstance {
-                    d.count()?;
+                    d.count().map_err(|e| *e)?;
                     if n > 0 || wrapped {
                         return Err(malformed(e.offset, "only one object instance entry may be given"));
                     }
@@ -442,14 +453,17 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                         return Err(outside(path.parent().and_then(|p| p.child(e.id)).unwrap_or(*path)));
                     }
                     wrapped = true;
-                    d.resources_into(path, e.value, e.value_offset, &mut inst)?;
+                    d.resources_into(path, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
                 } else {
                     if wrapped {
                         return Err(malformed(e.offset, "resource entry after an object instance entry"));
                     }
-                    let r = d.resource(path, &e)?;
+                    if n == 0 {
+                        inst.resources.reserve(count_entries(payload));
+                    }
+                    let r = d.resource(path, &e).map_err(|e| *e)?;
                     let id = r.id;
-                    if inst.resources.insert(id, r).is_some() {
+                    if inst.resources.try_insert(id, r).is_err() {
                         return Err(DecodeError::Duplicate { path: path.child(id.get()).unwrap_or(*path) });
                     }
                 }
@@ -466,7 +480,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             if Some(e.id) != path.resource_id().map(ResourceId::get) {
                 return Err(outside(ipath.child(e.id).unwrap_or(ipath)));
             }
-            let r = d.resource(&ipath, &e)?;
+            let r = d.resource(&ipath, &e).map_err(|e| *e)?;
             trailing(it)?;
             Ok(Node::Resource(r))
         }
@@ -476,7 +490,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             let mut it = Entries::new(payload, 0);
             let e = it.next().ok_or(DecodeError::Truncated { format: CF, offset: 0, needed: 2, available: 0 })??;
             trailing(it)?;
-            d.count()?;
+            d.count().map_err(|e| *e)?;
             let inner = match e.kind {
                 Kind::ResourceInstance => e,
                 Kind::MultipleResource if Some(e.id) == path.resource_id().map(ResourceId::get) => {
@@ -497,9 +511,31 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             if inner.id != riid.get() {
                 return Err(outside(rpath.child(inner.id).unwrap_or(rpath)));
             }
-            Ok(Node::ResourceInstance { id: riid, value: d.value(path, &inner)? })
+            Ok(Node::ResourceInstance { id: riid, value: d.value(path, &inner).map_err(|e| *e)? })
         }
     }
+}
+
+/// How many well-formed entries `buf` starts with: a header-only scan, so that a container's
+/// map is allocated once at its final size. Stops at the first malformed entry (the decoding
+/// pass reports it), and never counts more than `buf` could hold (two bytes per entry).
+fn count_entries(buf: &[u8]) -> usize {
+    let mut n = 0;
+    let mut pos = 0;
+    while let Some(&ty) = buf.get(pos) {
+        let len_len = usize::from((ty >> 3) & 3);
+        let len_at = pos + 2 + usize::from((ty >> 5) & 1);
+        let len = match len_len {
+            0 => usize::from(ty & 7),
+            _ => match buf.get(len_at..len_at + len_len) {
+                Some(bytes) => bytes.iter().fold(0, |acc, b| (acc << 8) | usize::from(*b)),
+                None => break,
+            },
+        };
+        pos = len_at + len_len + len;
+        n += 1;
+    }
+    n
 }
 
 fn trailing(mut it: Entries<'_>) -> Result<(), DecodeError> {
@@ -512,7 +548,6 @@ fn trailing(mut it: Entries<'_>) -> Result<(), DecodeError> {
     }
 }
 
-#[inline]
 /// Decodes one TLV value (the bytes after the header) as `data_type` (`None`: unknown,
 /// kept as Opaque). `offset` is the value's payload offset, for errors.
 pub fn decode_value(
@@ -522,8 +557,20 @@ pub fn decode_value(
     data_type: Option<DataType>,
     limits: &Limits,
 ) -> Result<Value, DecodeError> {
+    decode_typed(bytes, offset, data_type, limits, || *path).map_err(|e| *e)
+}
+
+/// [`decode_value`], with the path (only needed to report an error) computed on demand.
+#[inline]
+fn decode_typed(
+    bytes: &[u8],
+    offset: usize,
+    data_type: Option<DataType>,
+    limits: &Limits,
+    path: impl Fn() -> Path,
+) -> Result<Value, Boxed> {
     limits.check_value_len(bytes.len())?;
-    let width = |t| DecodeError::InvalidWidth { path: *path, data_type: t, width: bytes.len() };
+    let width = |t| Box::new(DecodeError::InvalidWidth { path: path(), data_type: t, width: bytes.len() });
     let Some(t) = data_type else { return Ok(Value::Opaque(bytes.to_vec())) };
     Ok(match t {
         DataType::String | DataType::Corelnk => {
@@ -554,14 +601,14 @@ pub fn decode_value(
             [0] => Value::Boolean(false),
             [1] => Value::Boolean(true),
             [_] => {
-                return Err(DecodeError::InvalidValue {
-                    path: *path,
+                return Err(Box::new(DecodeError::InvalidValue {
+                    path: path(),
                     source: lwm2m_core::error::ValueError::Parse {
                         data_type: t,
                         input: alloc::format!("{:#04x}", bytes[0]),
                         reason: "a TLV boolean is 0x00 or 0x01",
                     },
-                });
+                }));
             }
             _ => return Err(width(t)),
         },
@@ -570,7 +617,9 @@ pub fn decode_value(
             [a, b, c, d] => Value::Objlnk(Objlnk::new(u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d]))),
             _ => return Err(width(t)),
         },
-        DataType::None => return Err(DecodeError::TypeMismatch { path: *path, expected: t, found: "a value" }),
+        DataType::None => {
+            return Err(Box::new(DecodeError::TypeMismatch { path: path(), expected: t, found: "a value" }));
+        }
     })
 }
 

@@ -3,10 +3,9 @@
 //! The same rules as [`Node::from_entries`], applied one entry at a time so that decoders
 //! can stream records straight into the output tree without an intermediate list.
 
-use alloc::collections::btree_map::Entry;
 use alloc::string::ToString;
 
-use lwm2m_core::{Instance, Node, Object, Path, PathLevel, Resource, ResourceValue, Value};
+use lwm2m_core::{IdMap, Instance, Node, Object, Path, PathLevel, Resource, ResourceValue, Value};
 
 use crate::DecodeError;
 use lwm2m_core::error::NodeError;
@@ -42,7 +41,7 @@ impl TreeBuilder {
         let riid = path.resource_instance_id();
         match &mut self.node {
             Some(Node::Object(o)) => {
-                let inst = o.instances.entry(iid).or_insert_with(|| Instance::new(iid));
+                let inst = o.instances.get_or_insert_with(iid, || Instance::new(iid));
                 return insert_into_instance(inst, path, rid, riid, value);
             }
             Some(Node::Instance(i)) => return insert_into_instance(i, path, rid, riid, value),
@@ -65,10 +64,9 @@ impl TreeBuilder {
     }
 }
 
-/// A multiple resource with one instance (`BTreeMap::from_iter` would allocate a
-/// temporary vector first).
+/// A multiple resource with one instance.
 fn multiple(rid: lwm2m_core::ResourceId, ri: lwm2m_core::ResourceInstanceId, value: Value) -> Resource {
-    let mut m = alloc::collections::BTreeMap::new();
+    let mut m = IdMap::new();
     m.insert(ri, value);
     Resource { id: rid, value: ResourceValue::Multiple(m) }
 }
@@ -80,15 +78,18 @@ fn insert_into_instance(
     riid: Option<lwm2m_core::ResourceInstanceId>,
     value: Value,
 ) -> Result<(), DecodeError> {
-    match inst.resources.entry(rid) {
-        Entry::Vacant(v) => {
-            v.insert(match riid {
-                None => Resource::single(rid, value),
-                Some(ri) => multiple(rid, ri, value),
-            });
+    match inst.resources.get_mut(&rid) {
+        Some(res) => insert_into_resource(res, path, riid, value),
+        None => {
+            inst.resources.insert(
+                rid,
+                match riid {
+                    None => Resource::single(rid, value),
+                    Some(ri) => multiple(rid, ri, value),
+                },
+            );
             Ok(())
         }
-        Entry::Occupied(mut o) => insert_into_resource(o.get_mut(), path, riid, value),
     }
 }
 
@@ -100,26 +101,56 @@ fn insert_into_resource(
 ) -> Result<(), DecodeError> {
     match (&mut res.value, riid) {
         (ResourceValue::Single(_), None) => Err(DecodeError::Duplicate { path }),
-        (ResourceValue::Multiple(m), Some(ri)) => match m.entry(ri) {
-            alloc::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(value);
-                Ok(())
-            }
-            alloc::collections::btree_map::Entry::Occupied(_) => Err(DecodeError::Duplicate { path }),
+        (ResourceValue::Multiple(m), Some(ri)) => match m.try_insert(ri, value) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(DecodeError::Duplicate { path }),
         },
         _ => Err(NodeError::MixedResource { path: path.to_string() }.into()),
     }
 }
 
+/// The most entries a capacity hint reserves room for: a forged count in a small payload
+/// cannot make a decoder reserve much memory ahead of the data that would fill it.
+const MAX_HINT: usize = 1024;
+
 /// Where decoded entries go: a tree, a flat list, or a timestamped list.
 pub(crate) trait Sink {
     /// One decoded entry, with its resolved time (`None`: not stated).
     fn entry(&mut self, path: Path, value: Value, time: Option<f64>) -> Result<(), DecodeError>;
+
+    /// The payload announces `records` flat records (a SenML pack's array length), so that
+    /// the sink can allocate its storage once. Only a hint: it may be wrong.
+    fn records_hint(&mut self, records: usize) {
+        let _ = records;
+    }
+
+    /// The payload announces `children` entries directly under `parent` (an LwM2M CBOR
+    /// map's length). Only a hint.
+    fn children_hint(&mut self, parent: &Path, children: usize) {
+        let _ = (parent, children);
+    }
 }
 
 impl Sink for TreeBuilder {
     fn entry(&mut self, path: Path, value: Value, _time: Option<f64>) -> Result<(), DecodeError> {
         self.insert(path, value)
+    }
+
+    /// At an instance request every record is at most one resource of that instance.
+    fn records_hint(&mut self, records: usize) {
+        if let Some(Node::Instance(i)) = &mut self.node {
+            if i.resources.is_empty() {
+                i.resources.reserve(records.min(MAX_HINT));
+            }
+        }
+    }
+
+    fn children_hint(&mut self, parent: &Path, children: usize) {
+        if let Some(Node::Instance(i)) = &mut self.node {
+            if i.resources.is_empty() && *parent == self.requested {
+                i.resources.reserve(children.min(MAX_HINT));
+            }
+        }
     }
 }
 
@@ -137,6 +168,10 @@ impl Sink for alloc::vec::Vec<(Path, Value)> {
         self.push((path, value));
         Ok(())
     }
+
+    fn records_hint(&mut self, records: usize) {
+        self.reserve(records.min(MAX_HINT));
+    }
 }
 
 impl Sink for alloc::vec::Vec<crate::TimestampedEntry> {
@@ -145,5 +180,9 @@ impl Sink for alloc::vec::Vec<crate::TimestampedEntry> {
         let timestamp = time.and_then(|t| lwm2m_core::Timestamp::from_secs_f64(t).ok());
         self.push(crate::TimestampedEntry { timestamp, path, value });
         Ok(())
+    }
+
+    fn records_hint(&mut self, records: usize) {
+        self.reserve(records.min(MAX_HINT));
     }
 }

@@ -1,6 +1,6 @@
 //! "Allocates only the output tree": decoding the Device instance makes exactly as many
 //! heap allocations as cloning the decoded tree does (the tree's own nodes and strings),
-//! for the binary hot-path formats. Counted with an instrumented global allocator; this
+//! for the binary hot-path formats, and never grows a buffer. Counted with an instrumented global allocator; this
 //! file holds a single test so nothing else allocates concurrently.
 
 mod common;
@@ -50,7 +50,9 @@ fn decoding_allocates_only_the_output_tree() {
         drop(copy);
         n
     };
-    assert!(tree > 10, "the tree itself allocates ({tree})");
+    // One vector for the instance's resources and one per multiple resource (6, 7, 8, 11);
+    // the strings are short enough to be stored inline.
+    assert_eq!(tree, 5, "the tree's own allocations");
     for format in [ContentFormat::TLV, ContentFormat::SENML_CBOR, ContentFormat::LWM2M_CBOR] {
         let payload = encode(format, &p, &node).unwrap();
         let region = Region::new(GLOBAL);

@@ -132,7 +132,7 @@ fn sample_instance() -> Node {
 fn expected(format: &str, p: &Path, value: &Value) -> J {
     let name = if format == "cbor" { String::new() } else { p.to_string() };
     match value {
-        Value::String(s) | Value::Corelnk(s) => json!([name, "text", s]),
+        Value::String(s) | Value::Corelnk(s) => json!([name, "text", s.as_str()]),
         Value::Integer(v) | Value::Time(v) => json!([name, "int", v.to_string()]),
         Value::UnsignedInteger(v) => json!([name, "int", v.to_string()]),
         Value::Float(f) => json!([name, "float", format!("{f:?}")]),

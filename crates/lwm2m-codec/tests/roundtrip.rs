@@ -18,8 +18,8 @@ const OBJ: u16 = 9999;
 
 fn value_of(t: DataType) -> BoxedStrategy<Value> {
     match t {
-        DataType::String => "\\PC{0,24}".prop_map(Value::String).boxed(),
-        DataType::Corelnk => "\\PC{0,24}".prop_map(Value::Corelnk).boxed(),
+        DataType::String => "\\PC{0,24}".prop_map(|s| Value::String(s.into())).boxed(),
+        DataType::Corelnk => "\\PC{0,24}".prop_map(|s| Value::Corelnk(s.into())).boxed(),
         DataType::Integer => any::<i64>().prop_map(Value::Integer).boxed(),
         DataType::UnsignedInteger => any::<u64>().prop_map(Value::UnsignedInteger).boxed(),
         DataType::Time => any::<i64>().prop_map(Value::Time).boxed(),

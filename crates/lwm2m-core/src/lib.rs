@@ -9,7 +9,8 @@
 //! - [`path`]: LwM2M paths (`/3/0/1/2`), their ordering and prefix relations, and the
 //!   alternate root path a client may register (`/lwm2m`).
 //! - [`value`]: the LwM2M data types and a [`Value`] carrying one of them, with checked
-//!   conversions.
+//!   conversions; [`text`]: [`Text`], the small-string type of String and Corelnk values.
+//! - [`id_map`]: [`IdMap`], the sorted-vector map from ids to children the node tree uses.
 //! - [`node`]: the node tree ([`Object`] > [`Instance`] > [`Resource`] > resource instances)
 //!   that Read returns and Write carries, plus timestamped values for notifications and Send.
 //! - [`model`]: object-model metadata ([`ObjectModel`], [`ResourceModel`]) and the
@@ -61,10 +62,12 @@ pub mod code;
 pub mod content_format;
 pub mod error;
 pub mod id;
+pub mod id_map;
 pub mod model;
 pub mod node;
 pub mod operation;
 pub mod path;
+pub mod text;
 pub mod value;
 pub mod version;
 
@@ -74,9 +77,11 @@ pub use code::ResponseCode;
 pub use content_format::ContentFormat;
 pub use error::Error;
 pub use id::{InstanceId, ObjectId, ResourceId, ResourceInstanceId, ShortServerId};
+pub use id_map::IdMap;
 pub use model::{Cardinality, ModelRegistry, ModelSet, NoModel, ObjectModel, Operations, ResourceModel};
 pub use node::{Instance, Node, Object, Resource, ResourceValue, Timestamp, TimestampedNode};
 pub use operation::{Method, Operation};
 pub use path::{AlternateRoot, Path, PathLevel};
+pub use text::Text;
 pub use value::{DataType, Objlnk, Value};
 pub use version::{LwM2mVersion, Version};

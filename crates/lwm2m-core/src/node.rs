@@ -6,11 +6,11 @@
 //!              └─ Instance (/3/1) ...
 //! ```
 //!
-//! Children are kept in `BTreeMap`s keyed by id, so iteration is always in id order and
-//! encoders are deterministic. Content formats that carry flat records (SenML, LwM2M JSON)
+//! Children are kept in [`IdMap`]s (sorted vectors) keyed by id, so iteration is always in
+//! id order and encoders are deterministic, and a decoded instance costs one allocation for
+//! its resources plus one per multiple resource. Content formats that carry flat records (SenML, LwM2M JSON)
 //! convert with [`Node::to_entries`] and [`Node::from_entries`].
 
-use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
@@ -18,6 +18,7 @@ use core::fmt;
 
 use crate::error::{NodeError, ValueError};
 use crate::id::{InstanceId, ObjectId, ResourceId, ResourceInstanceId};
+use crate::id_map::IdMap;
 use crate::path::{Path, PathLevel};
 use crate::value::Value;
 
@@ -27,13 +28,13 @@ pub struct Object {
     /// The object id.
     pub id: ObjectId,
     /// Its instances, by id.
-    pub instances: BTreeMap<InstanceId, Instance>,
+    pub instances: IdMap<InstanceId, Instance>,
 }
 
 impl Object {
     /// An object with no instances.
     pub fn new(id: ObjectId) -> Self {
-        Object { id, instances: BTreeMap::new() }
+        Object { id, instances: IdMap::new() }
     }
 
     /// Adds (or replaces) an instance, keyed by its own id.
@@ -55,13 +56,13 @@ pub struct Instance {
     /// The instance id.
     pub id: InstanceId,
     /// Its resources, by id.
-    pub resources: BTreeMap<ResourceId, Resource>,
+    pub resources: IdMap<ResourceId, Resource>,
 }
 
 impl Instance {
     /// An instance with no resources.
     pub fn new(id: InstanceId) -> Self {
-        Instance { id, resources: BTreeMap::new() }
+        Instance { id, resources: IdMap::new() }
     }
 
     /// Adds (or replaces) a resource, keyed by its own id.
@@ -116,7 +117,7 @@ impl Resource {
     }
 
     /// The instances of a multiple-instance resource.
-    pub fn as_multiple(&self) -> Option<&BTreeMap<ResourceInstanceId, Value>> {
+    pub fn as_multiple(&self) -> Option<&IdMap<ResourceInstanceId, Value>> {
         match &self.value {
             ResourceValue::Single(_) => None,
             ResourceValue::Multiple(m) => Some(m),
@@ -130,7 +131,7 @@ pub enum ResourceValue {
     /// A single-instance resource's value.
     Single(Value),
     /// A multiple-instance resource's instances (possibly none).
-    Multiple(BTreeMap<ResourceInstanceId, Value>),
+    Multiple(IdMap<ResourceInstanceId, Value>),
 }
 
 /// Any node of the tree: what lives at one path.
@@ -231,7 +232,7 @@ impl Node {
                 PathLevel::Object => {
                     let obj = object.get_or_insert_with(|| Object::new(ObjectId::MAX));
                     let iid = path.instance_id().ok_or_else(no_value)?;
-                    let inst = obj.instances.entry(iid).or_insert_with(|| Instance::new(iid));
+                    let inst = obj.instances.get_or_insert_with(iid, || Instance::new(iid));
                     insert_into_instance(inst, &path, value)?;
                 }
                 PathLevel::ResourceInstance => {
@@ -268,8 +269,7 @@ fn insert_into_instance(inst: &mut Instance, path: &Path, value: Value) -> Resul
     };
     match path.resource_instance_id() {
         None => {
-            if inst.resources.contains_key(&rid) {
-                let existing = &inst.resources[&rid];
+            if let Some(existing) = inst.resources.get(&rid) {
                 return Err(if existing.is_multiple() {
                     NodeError::MixedResource { path: path.to_string() }
                 } else {
@@ -279,13 +279,13 @@ fn insert_into_instance(inst: &mut Instance, path: &Path, value: Value) -> Resul
             inst.insert(Resource::single(rid, value));
         }
         Some(riid) => {
-            let res = inst.resources.entry(rid).or_insert_with(|| Resource::multiple(rid, []));
+            let res = inst.resources.get_or_insert_with(rid, || Resource::multiple(rid, []));
             match &mut res.value {
                 ResourceValue::Single(_) => {
                     return Err(NodeError::MixedResource { path: path.parent().unwrap_or(Path::ROOT).to_string() });
                 }
                 ResourceValue::Multiple(m) => {
-                    if m.insert(riid, value).is_some() {
+                    if m.try_insert(riid, value).is_err() {
                         return Err(NodeError::Duplicate { path: path.to_string() });
                     }
                 }

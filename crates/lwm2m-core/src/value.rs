@@ -11,6 +11,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::error::ValueError;
+use crate::text::Text;
 
 /// A resource data type as named in the object definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,8 +149,8 @@ impl FromStr for Objlnk {
 /// One typed LwM2M value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A String resource.
-    String(String),
+    /// A String resource. Short strings are stored inline (see [`Text`]).
+    String(Text),
     /// An Integer resource.
     Integer(i64),
     /// An Unsigned Integer resource.
@@ -165,7 +166,7 @@ pub enum Value {
     /// An Objlnk resource.
     Objlnk(Objlnk),
     /// A Corelnk resource (RFC 6690 text).
-    Corelnk(String),
+    Corelnk(Text),
 }
 
 impl Value {
@@ -392,6 +393,11 @@ impl From<&str> for Value {
 }
 impl From<String> for Value {
     fn from(v: String) -> Self {
+        Value::String(v.into())
+    }
+}
+impl From<Text> for Value {
+    fn from(v: Text) -> Self {
         Value::String(v)
     }
 }

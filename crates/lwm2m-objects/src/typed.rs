@@ -127,12 +127,12 @@ fn incompatible(value: &Value, to: DataType) -> ValueError {
 
 impl TypedValue for String {
     fn into_value(self, data_type: DataType) -> Value {
-        if data_type == DataType::Corelnk { Value::Corelnk(self) } else { Value::String(self) }
+        if data_type == DataType::Corelnk { Value::Corelnk(self.into()) } else { Value::String(self.into()) }
     }
 
     fn from_value(value: Value, data_type: DataType) -> Result<Self, ValueError> {
         match value.convert(data_type)? {
-            Value::String(s) | Value::Corelnk(s) => Ok(s),
+            Value::String(s) | Value::Corelnk(s) => Ok(s.into_string()),
             other => Err(incompatible(&other, DataType::String)),
         }
     }
@@ -309,9 +309,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.response_code(), ResponseCode::BadRequest);
         assert!(err.to_string().starts_with("resource 7: bad value:"), "{err}");
-        let multi = decode_single::<u64>(ResourceValue::Multiple(BTreeMap::new()), DataType::UnsignedInteger, rid(2));
+        let multi =
+            decode_single::<u64>(ResourceValue::Multiple(lwm2m_core::IdMap::new()), DataType::UnsignedInteger, rid(2));
         assert!(matches!(multi, Err(ObjectError::BadValue { .. })));
-        let mut m = BTreeMap::new();
+        let mut m = lwm2m_core::IdMap::new();
         m.insert(ResourceInstanceId::new(3).unwrap(), Value::Integer(1));
         let got: BTreeMap<_, f64> = decode_multiple(ResourceValue::Multiple(m), DataType::Float, rid(3)).unwrap();
         assert_eq!(got.values().copied().collect::<Vec<_>>(), vec![1.0]);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use lwm2m_objects::device::{self, Device};
 use lwm2m_objects::firmware_update::{self, FirmwareUpdate};
 use lwm2m_objects::lwm2m_core::{
-    DataType, InstanceId, Operations, ResourceId, ResourceInstanceId, ResourceValue, ResponseCode, Value,
+    DataType, IdMap, InstanceId, Operations, ResourceId, ResourceInstanceId, ResourceValue, ResponseCode, Value,
 };
 use lwm2m_objects::typed::{ObjectError, ObjectInstance};
 use lwm2m_objects::{security, server, temperature};
@@ -58,7 +58,7 @@ fn device_reads_writes_and_executes() {
     let bad = device::write(&mut dev, device::CURRENT_TIME, ResourceValue::Single(Value::Boolean(true))).unwrap_err();
     assert!(matches!(bad, ObjectError::BadValue { resource, .. } if resource == device::CURRENT_TIME));
     assert_eq!(bad.response_code(), ResponseCode::BadRequest);
-    let multi = device::write(&mut dev, device::CURRENT_TIME, ResourceValue::Multiple(BTreeMap::new())).unwrap_err();
+    let multi = device::write(&mut dev, device::CURRENT_TIME, ResourceValue::Multiple(IdMap::new())).unwrap_err();
     assert!(matches!(multi, ObjectError::BadValue { .. }));
     assert_eq!(
         device::write(&mut dev, device::MANUFACTURER, ResourceValue::Single(Value::from("x"))),
@@ -76,10 +76,7 @@ fn device_reads_writes_and_executes() {
     assert_eq!(device::execute(&mut dev, device::FACTORY_RESET, ""), Err(ObjectError::NotFound));
     assert_eq!(device::execute(&mut dev, device::MANUFACTURER, ""), Err(ObjectError::MethodNotAllowed));
     let codes = device::read(&dev, device::ERROR_CODE).unwrap();
-    assert_eq!(
-        codes,
-        ResourceValue::Multiple(BTreeMap::from([(ResourceInstanceId::new(0).unwrap(), Value::Integer(0))]))
-    );
+    assert_eq!(codes, ResourceValue::Multiple(IdMap::from([(ResourceInstanceId::new(0).unwrap(), Value::Integer(0))])));
 }
 
 #[test]

@@ -51,6 +51,17 @@ fn label_name(label: i64) -> &'static str {
     }
 }
 
+/// The record count a SenML CBOR pack announces (its array's definite length), if the
+/// payload starts with one that fits the payload; a capacity hint, read before decoding.
+pub(crate) fn announced_records(payload: &[u8], limits: &Limits) -> Option<usize> {
+    let mut r = Reader::new(payload, CF, limits);
+    let at = r.offset();
+    match r.next().ok()? {
+        Item::Array(Some(n)) => r.check_count(n, at).ok(),
+        _ => None,
+    }
+}
+
 /// Calls `f` with each record of a SenML CBOR pack, in order, borrowing strings from `payload`.
 pub(crate) fn for_each<'a>(
     payload: &'a [u8],

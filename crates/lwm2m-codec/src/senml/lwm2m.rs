@@ -199,9 +199,15 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
 ) -> Result<(), DecodeError> {
     let mut ctx = Context::default();
     let mut types = TypeCache::new(model);
+    if format == ContentFormat::SENML_CBOR {
+        if let Some(n) = super::cbor::announced_records(payload, limits) {
+            sink.records_hint(n);
+        }
+    }
     for_each_record(format, payload, limits, |rec| {
         let (path, time, value) = ctx.resolve(format, rec)?;
-        let value = value.ok_or(DecodeError::MissingValue { format, path })?;
+        // Not `ok_or`: that would build (and drop) the error for every record.
+        let Some(value) = value else { return Err(DecodeError::MissingValue { format, path }) };
         let value = typed(format, &path, value, &mut types)?;
         sink.entry(path, value, time)
     })
