@@ -25,11 +25,16 @@ use lwm2m_transport::{Code, Config, IncomingRequest, ObservationId, ObserveReque
 #[path = "coap_tcp.rs"]
 mod tcp;
 
+/// CoAP over DTLS (`coaps://`, `serve --dtls`).
+#[path = "coap_dtls.rs"]
+mod dtls;
+
 /// Arguments of `lwm2m coap`.
 #[derive(Debug, Args)]
 pub(crate) struct CoapArgs {
+    /// Boxed: the request and serve options are large, and `Command` holds this by value.
     #[command(subcommand)]
-    command: CoapCommand,
+    command: Box<CoapCommand>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +58,8 @@ enum CoapCommand {
 /// Options of a CoAP request.
 #[derive(Debug, Args)]
 struct RequestArgs {
-    /// Target, e.g. `coap://127.0.0.1:5683/3/0?x=1` (`coap://[::1]/a` for IPv6).
+    /// Target, e.g. `coap://127.0.0.1:5683/3/0?x=1` (`coap://[::1]/a` for IPv6); `coaps://` (DTLS,
+    /// default port 5684) needs --psk-identity with --psk-key/--psk-key-text, or --ca, --cert and --key.
     uri: String,
     /// Accept option: a content-format number or name (`text`, `tlv`, `senml-cbor`, ...).
     #[arg(long)]
@@ -95,6 +101,8 @@ struct RequestArgs {
     json: bool,
     #[command(flatten)]
     tls: tcp::CertArgs,
+    #[command(flatten)]
+    psk: dtls::PskArgs,
 }
 
 /// Options of `lwm2m coap serve`.
@@ -113,11 +121,13 @@ struct ServeArgs {
     stream: tcp::StreamServeArgs,
     #[command(flatten)]
     stream_certs: tcp::CertArgs,
+    #[command(flatten)]
+    dtls: dtls::DtlsServeArgs,
 }
 
 pub(crate) fn run(args: &CoapArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-    match &args.command {
+    match args.command.as_ref() {
         CoapCommand::Serve(serve_args) => runtime.block_on(serve(serve_args)),
         CoapCommand::Get(a) => runtime.block_on(client(Code::GET, a)),
         CoapCommand::Post(a) => runtime.block_on(client(Code::POST, a)),
@@ -128,9 +138,11 @@ pub(crate) fn run(args: &CoapArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A parsed `coap://` URI.
+/// A parsed `coap://` or `coaps://` URI.
 #[derive(Debug, PartialEq, Eq)]
 struct CoapUri {
+    /// `coaps://` (DTLS).
+    secure: bool,
     host: String,
     port: u16,
     path: Vec<String>,
@@ -155,14 +167,14 @@ fn percent_decode(s: &str) -> anyhow::Result<String> {
 }
 
 fn parse_uri(uri: &str) -> anyhow::Result<CoapUri> {
-    let rest = match uri.split_once("://") {
-        Some(("coap", rest)) => rest,
-        Some((scheme @ ("coaps" | "coap+tcp" | "coaps+tcp"), _)) => {
-            bail!("{scheme}:// is not supported yet (only coap:// over UDP)")
-        }
-        Some((scheme, _)) => bail!("unknown URI scheme {scheme:?} (expected coap://)"),
+    let (secure, rest) = match uri.split_once("://") {
+        Some(("coap", rest)) => (false, rest),
+        Some(("coaps", rest)) => (true, rest),
+        Some((scheme, _)) => bail!("unknown URI scheme {scheme:?} (expected coap:// or coaps://)"),
         None => bail!("{uri:?} is not a coap:// URI"),
     };
+    // RFC 7252 §6.1 and §6.2: 5683 for coap, 5684 for coaps.
+    let default_port = if secure { 5684 } else { 5683 };
     let (authority, path_query) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => match rest.find('?') {
@@ -174,14 +186,14 @@ fn parse_uri(uri: &str) -> anyhow::Result<CoapUri> {
         let (h, after) = v6.split_once(']').ok_or_else(|| anyhow!("unclosed [ in {uri:?}"))?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().with_context(|| format!("bad port {p:?}"))?,
-            None if after.is_empty() => 5683,
+            None if after.is_empty() => default_port,
             None => bail!("junk after ] in {uri:?}"),
         };
         (h.to_string(), port)
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.parse().with_context(|| format!("bad port {p:?}"))?),
-            None => (authority.to_string(), 5683),
+            None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() {
@@ -190,7 +202,7 @@ fn parse_uri(uri: &str) -> anyhow::Result<CoapUri> {
     let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
     let path = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect::<anyhow::Result<Vec<_>>>()?;
     let query = query.split('&').filter(|s| !s.is_empty()).map(percent_decode).collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(CoapUri { host, port, path, query })
+    Ok(CoapUri { secure, host, port, path, query })
 }
 
 fn parse_format(s: &str) -> anyhow::Result<ContentFormat> {
@@ -221,6 +233,9 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
         Ok(u) => u,
         Err(e) => return Ok(fail(e)),
     };
+    if !uri.secure && args.psk.any() {
+        return Ok(fail("--psk-identity/--psk-key are for coaps:// URIs"));
+    }
     let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
         Ok(mut addrs) => match addrs.next() {
             Some(a) => a,
@@ -260,13 +275,24 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
         config.block_szx = szx;
         config.request_block2_szx = Some(szx);
     }
-    let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
-    let socket = match tokio::net::UdpSocket::bind(bind).await {
-        Ok(s) => s,
-        Err(e) => return Ok(fail(format!("cannot bind {bind}: {e}"))),
-    };
-    let handle = driver::spawn(socket, config, NotFound);
     let limit = args.timeout.map(Duration::from_secs_f64);
+    let handle = if uri.secure {
+        let dtls_config = match dtls::client_config(&args.psk, &args.tls, &uri.host, limit) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(format!("{e:#}"))),
+        };
+        match dtls::connect(addr, dtls_config).await {
+            Ok(socket) => driver::spawn(socket, config, NotFound),
+            Err(reason) => return Ok(fail(reason)),
+        }
+    } else {
+        let bind: SocketAddr = if addr.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+        let socket = match tokio::net::UdpSocket::bind(bind).await {
+            Ok(s) => s,
+            Err(e) => return Ok(fail(format!("cannot bind {bind}: {e}"))),
+        };
+        driver::spawn(socket, config, NotFound)
+    };
     let code = if args.observe {
         observe(&handle, addr, request, args, limit).await
     } else {
@@ -692,16 +718,30 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if !root.is_dir() {
         bail!("--root {} is not a directory", root.display());
     }
-    let socket = tokio::net::UdpSocket::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
-    let local = socket.local_addr()?;
     let watched: WatchMap = Arc::default();
     let server = FileServer { root, watched: watched.clone() };
-    let handle = driver::spawn(socket, Config { seed: seed_from_os(), ..Config::default() }, server);
-    println!("listening on coap://{local}");
+    let config = Config { seed: seed_from_os(), ..Config::default() };
+    let mut failures = None;
+    let handle = if args.dtls.dtls {
+        let socket = dtls::bind(args.bind, &args.dtls.psk, &args.stream_certs).await?;
+        println!("listening on coaps://{}", socket.local_addr()?);
+        failures = Some(tokio::spawn(dtls::report_failures(socket.clone())));
+        driver::spawn(socket, config, server)
+    } else {
+        if args.dtls.psk.any() {
+            bail!("--psk-identity/--psk-key need --dtls");
+        }
+        let socket = tokio::net::UdpSocket::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
+        println!("listening on coap://{}", socket.local_addr()?);
+        driver::spawn(socket, config, server)
+    };
     let _ = std::io::stdout().flush();
     let watcher = tokio::spawn(watch(handle.clone(), watched, Duration::from_millis(args.poll_ms.max(10))));
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     watcher.abort();
+    if let Some(f) = failures {
+        f.abort();
+    }
     // Let answers still owed and unacknowledged confirmable messages finish.
     handle.shutdown_gracefully(Duration::from_secs(2)).await;
     Ok(ExitCode::SUCCESS)
@@ -717,6 +757,7 @@ mod tests {
         assert_eq!(
             u,
             CoapUri {
+                secure: false,
                 host: "::1".into(),
                 port: 5700,
                 path: vec!["a".into(), "b c".into()],
@@ -725,7 +766,10 @@ mod tests {
         );
         let u = parse_uri("coap://example.com").unwrap();
         assert_eq!((u.host.as_str(), u.port, u.path.len()), ("example.com", 5683, 0));
-        assert!(parse_uri("coaps://x/").unwrap_err().to_string().contains("not supported yet"));
+        let u = parse_uri("coaps://x/a").unwrap();
+        assert_eq!((u.secure, u.port), (true, 5684));
+        assert_eq!(parse_uri("coaps://[::1]:6000").unwrap().port, 6000);
+        assert!(parse_uri("coap+udp://x/").is_err());
         assert!(parse_uri("http://x/").is_err());
         assert!(parse_uri("coap://x:99999/").is_err());
         assert!(parse_uri("coap://x/%zz").is_err());

@@ -1,0 +1,217 @@
+//! `lwm2m coap` over DTLS 1.2 (RFC 6347, RFC 7252 §9): `coaps://` URIs for the client and
+//! `lwm2m coap serve --dtls` for the file server, on `lwm2m_transport::dtls`.
+//!
+//! A child module of `coap`: the DTLS sockets implement the driver's `DatagramTransport`, so the
+//! CoAP client and file server run unchanged on top; output, `--json`, Observe and exit codes are
+//! the UDP ones. A failed handshake (wrong PSK, untrusted certificate, no answer) exits 2 with the
+//! `DtlsError` as the one-line reason.
+//!
+//! Modes:
+//! - PSK (LwM2M security mode 0): `--psk-identity ID` with `--psk-key HEX` or `--psk-key-text TEXT`.
+//!   The server knows exactly that one identity.
+//! - Certificate (mode 2): the client needs `--ca PEM` (the server must chain to it and be valid
+//!   for the URI host) and `--cert PEM --key PEM`; the server needs `--cert --key` and `--ca` (to
+//!   verify client certificates). Certificates are mandatory on both sides because LwM2M
+//!   certificate mode authenticates both peers and the DTLS backend does not offer server-only
+//!   authentication. Only the leaf certificate is sent, so peers must trust its issuer directly.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use lwm2m_transport::dtls::{
+    CertifiedKey, ClientConfig, ClientCredentials, DtlsClientSocket, DtlsError, DtlsServer, DtlsServerSocket,
+    HandshakeTiming, MemoryCredentialStore, PskCredential, ServerConfig, TrustAnchors,
+};
+
+use super::tcp::CertArgs;
+
+/// PSK options of the DTLS modes (`coaps://`, `serve --dtls`).
+#[derive(Debug, Args, Default)]
+pub(crate) struct PskArgs {
+    /// DTLS PSK identity (`coaps://` or `serve --dtls`); needs --psk-key or --psk-key-text.
+    #[arg(long, value_name = "ID")]
+    pub(crate) psk_identity: Option<String>,
+    /// DTLS pre-shared key in hex (`0102...`, 1 to 64 bytes).
+    #[arg(long, value_name = "HEX", requires = "psk_identity", conflicts_with = "psk_key_text")]
+    pub(crate) psk_key: Option<String>,
+    /// DTLS pre-shared key given as text (its UTF-8 bytes), like libcoap's `-k`.
+    #[arg(long, value_name = "TEXT", requires = "psk_identity")]
+    pub(crate) psk_key_text: Option<String>,
+}
+
+/// The DTLS mode of `lwm2m coap serve`.
+#[derive(Debug, Args, Default)]
+pub(crate) struct DtlsServeArgs {
+    /// Serve CoAP over DTLS (`coaps://`): with --psk-identity and --psk-key/--psk-key-text, or
+    /// with --cert, --key and --ca (certificate mode).
+    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
+    pub(crate) dtls: bool,
+    #[command(flatten)]
+    pub(crate) psk: PskArgs,
+}
+
+impl PskArgs {
+    /// True when any PSK option was given.
+    pub(crate) fn any(&self) -> bool {
+        self.psk_identity.is_some() || self.psk_key.is_some() || self.psk_key_text.is_some()
+    }
+
+    /// The credential, or None when no PSK option was given.
+    fn credential(&self) -> anyhow::Result<Option<PskCredential>> {
+        let Some(identity) = &self.psk_identity else { return Ok(None) };
+        let credential = match (&self.psk_key, &self.psk_key_text) {
+            (Some(hex), _) => PskCredential::with_hex_key(identity.as_bytes(), hex)?,
+            (None, Some(text)) => PskCredential::new(identity.as_bytes(), text.as_bytes())?,
+            (None, None) => bail!("--psk-identity needs --psk-key HEX or --psk-key-text TEXT"),
+        };
+        Ok(Some(credential))
+    }
+}
+
+fn read_pem(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {what} {}", path.display()))
+}
+
+fn certified_key(certs: &CertArgs) -> anyhow::Result<Option<CertifiedKey>> {
+    match (&certs.cert, &certs.key) {
+        (Some(cert), Some(key)) => {
+            let key = CertifiedKey::from_pem(&read_pem(cert, "--cert")?, &read_pem(key, "--key")?)
+                .with_context(|| format!("--cert {} / --key {}", cert.display(), key.display()))?;
+            Ok(Some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn trust_anchors(certs: &CertArgs) -> anyhow::Result<Option<TrustAnchors>> {
+    certs
+        .ca
+        .as_ref()
+        .map(|ca| TrustAnchors::from_pem(&read_pem(ca, "--ca")?).with_context(|| format!("--ca {}", ca.display())))
+        .transpose()
+}
+
+/// The client configuration for `coaps://host`: PSK when a PSK option is given, else certificates.
+/// `handshake_limit` bounds the handshake (the `--timeout`, when given).
+pub(crate) fn client_config(
+    psk: &PskArgs,
+    certs: &CertArgs,
+    host: &str,
+    handshake_limit: Option<Duration>,
+) -> anyhow::Result<ClientConfig> {
+    let mut config = if let Some(credential) = psk.credential()? {
+        if certs.cert.is_some() || certs.ca.is_some() {
+            bail!("give either --psk-identity/--psk-key or --ca/--cert/--key for coaps://, not both");
+        }
+        ClientConfig::psk(credential)
+    } else {
+        let server_trust =
+            trust_anchors(certs)?.ok_or_else(|| anyhow!("coaps:// needs --psk-identity and --psk-key, or --ca PEM"))?;
+        let certificate = certified_key(certs)?.ok_or_else(|| {
+            anyhow!("coaps:// with certificates needs --cert PEM and --key PEM (DTLS certificate mode authenticates both sides)")
+        })?;
+        let credentials =
+            ClientCredentials::Certificate { certificate, server_trust, server_name: Some(host.to_string()) };
+        // 1280: the IPv6 minimum MTU, as `ClientConfig::psk` uses.
+        ClientConfig { credentials, timing: HandshakeTiming::default(), mtu: 1280 }
+    };
+    if let Some(limit) = handshake_limit {
+        config.timing = HandshakeTiming { handshake_timeout: limit, ..config.timing };
+    }
+    Ok(config)
+}
+
+/// Handshakes with `addr`; the error is the one-line reason the CLI prints before exiting 2.
+pub(crate) async fn connect(addr: std::net::SocketAddr, config: ClientConfig) -> Result<DtlsClientSocket, String> {
+    let psk = matches!(config.credentials, ClientCredentials::Psk(_));
+    DtlsClientSocket::connect(addr, config).await.map_err(|e| handshake_failure(addr, &e, psk))
+}
+
+/// The one-line reason for a failed handshake. A PSK handshake that times out gets a hint: many
+/// servers (OpenSSL-based ones such as libcoap's) silently discard the Finished message they
+/// cannot decrypt under a wrong key (RFC 6347 §4.1.2.7) instead of sending an alert.
+fn handshake_failure(addr: std::net::SocketAddr, error: &DtlsError, psk: bool) -> String {
+    let hint = if psk && matches!(error, DtlsError::HandshakeTimeout(_)) {
+        " (no DTLS server there, or a wrong PSK identity/key: servers may drop what they cannot decrypt)"
+    } else {
+        ""
+    };
+    format!("DTLS handshake with {addr} failed: {error}{hint}")
+}
+
+/// The DTLS endpoint of `serve --dtls`, bound to `bind`.
+pub(crate) async fn bind(
+    bind: std::net::SocketAddr,
+    psk: &PskArgs,
+    certs: &CertArgs,
+) -> anyhow::Result<Arc<DtlsServerSocket>> {
+    let store = MemoryCredentialStore::new();
+    let mut config = ServerConfig::psk(Arc::new(store.clone()));
+    if let Some(credential) = psk.credential()? {
+        store.insert_psk(&credential, None);
+    }
+    if let Some(certificate) = certified_key(certs)? {
+        config.client_trust = Some(trust_anchors(certs)?.ok_or_else(|| {
+            anyhow!("serve --dtls with --cert needs --ca PEM to verify client certificates (both sides authenticate)")
+        })?);
+        config.certificate = Some(certificate);
+    } else if certs.ca.is_some() {
+        bail!("--ca without --cert/--key: serve --dtls certificate mode needs all three");
+    }
+    if !psk.any() && config.certificate.is_none() {
+        bail!("serve --dtls needs --psk-identity with --psk-key/--psk-key-text, or --cert, --key and --ca");
+    }
+    let server = DtlsServer::new(config).context("DTLS server configuration")?;
+    let socket = DtlsServerSocket::bind(bind, server).await.with_context(|| format!("binding {bind}"))?;
+    Ok(Arc::new(socket))
+}
+
+/// Prints each failed handshake on stderr (one line per peer), so `serve --dtls` shows why a
+/// client was refused.
+pub(crate) async fn report_failures(socket: Arc<DtlsServerSocket>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        for (peer, error) in socket.take_handshake_failures() {
+            eprintln!("DTLS handshake with {peer} failed: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psk_options_become_credentials() {
+        let hex = PskArgs { psk_identity: Some("id".into()), psk_key: Some("0a0b".into()), psk_key_text: None };
+        assert_eq!(hex.credential().unwrap().unwrap().key(), &[0x0a, 0x0b]);
+        let text = PskArgs { psk_identity: Some("id".into()), psk_key: None, psk_key_text: Some("secret".into()) };
+        assert_eq!(text.credential().unwrap().unwrap().key(), b"secret");
+        let missing = PskArgs { psk_identity: Some("id".into()), ..PskArgs::default() };
+        assert!(missing.credential().unwrap_err().to_string().contains("--psk-key"));
+        let bad = PskArgs { psk_identity: Some("id".into()), psk_key: Some("xyz".into()), psk_key_text: None };
+        assert!(bad.credential().is_err());
+        assert!(PskArgs::default().credential().unwrap().is_none());
+    }
+
+    #[test]
+    fn handshake_timeouts_in_psk_mode_hint_at_the_key() {
+        let addr = "127.0.0.1:5684".parse().unwrap();
+        let timeout = DtlsError::HandshakeTimeout(Duration::from_secs(3));
+        assert!(handshake_failure(addr, &timeout, true).contains("wrong PSK"));
+        assert!(!handshake_failure(addr, &timeout, false).contains("PSK"));
+        assert!(!handshake_failure(addr, &DtlsError::Closed, true).contains("wrong PSK"));
+    }
+
+    #[test]
+    fn certificate_mode_needs_a_ca_and_a_client_certificate() {
+        let none = client_config(&PskArgs::default(), &CertArgs::default(), "h", None).unwrap_err();
+        assert!(none.to_string().contains("--psk-identity"), "{none}");
+        let ca_only = CertArgs { ca: Some("/nonexistent/ca.pem".into()), ..CertArgs::default() };
+        assert!(client_config(&PskArgs::default(), &ca_only, "h", None).is_err());
+    }
+}
