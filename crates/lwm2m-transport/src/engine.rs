@@ -502,6 +502,10 @@ struct CachedBody {
 #[derive(Debug)]
 struct PeerState {
     next_mid: u16,
+    /// EXCHANGE_LIFETIME after the last message id taken from `next_mid`: until then the state
+    /// (and with it the counter) is kept, so a message id is never reused within
+    /// EXCHANGE_LIFETIME of its last use (RFC 7252 §4.4) by re-drawing a random initial id.
+    mids_used_until: Option<Instant>,
     outstanding: usize,
     queue: VecDeque<RequestId>,
     dedup: HashMap<u16, DedupEntry>,
@@ -747,6 +751,7 @@ impl<P: PeerKey> Endpoint<P> {
     fn new_peer_state(&mut self) -> PeerState {
         PeerState {
             next_mid: self.rng.next_u64() as u16,
+            mids_used_until: None,
             outstanding: 0,
             queue: VecDeque::new(),
             dedup: HashMap::new(),
@@ -772,15 +777,28 @@ impl<P: PeerKey> Endpoint<P> {
         self.peers.get_mut(peer)
     }
 
-    fn next_mid(&mut self, peer: &P) -> u16 {
-        match self.peers.get_mut(peer) {
-            Some(state) => {
-                let mid = state.next_mid;
-                state.next_mid = state.next_mid.wrapping_add(1);
-                mid
+    /// The next message id for a message to `peer` (RFC 7252 §4.4).
+    ///
+    /// Ids are sequential per peer from a random start. Housekeeping keeps the peer's state, and
+    /// with it the counter, for EXCHANGE_LIFETIME after the last id taken: re-drawing a random
+    /// start while the peer still remembers recent ids for deduplication would make it answer a
+    /// new request from its cache with an older exchange's response. Ids of CON messages still awaiting their ACK are skipped, so
+    /// even a sender wrapping the 16-bit space within EXCHANGE_LIFETIME never has two
+    /// messages in flight with one id.
+    fn next_mid(&mut self, now: Instant, peer: &P) -> u16 {
+        let lifetime = self.config.transmission.exchange_lifetime;
+        let Some(state) = self.peers.get_mut(peer) else { return self.rng.next_u64() as u16 };
+        state.mids_used_until = Some(now + lifetime);
+        let mut key = (peer.clone(), state.next_mid);
+        // Bounded: at most one full turn of the id space.
+        for _ in 0..=u16::MAX {
+            if !self.cons.contains_key(&key) {
+                break;
             }
-            None => self.rng.next_u64() as u16,
+            key.1 = key.1.wrapping_add(1);
         }
+        state.next_mid = key.1.wrapping_add(1);
+        key.1
     }
 
     fn new_token(&mut self) -> Token {
@@ -987,7 +1005,7 @@ impl<P: PeerKey> Endpoint<P> {
                 return;
             }
         };
-        let mid = self.next_mid(&peer);
+        let mid = self.next_mid(now, &peer);
         repr.token = token;
         repr.message_id = mid;
         repr.message_type = if confirmable { MessageType::Confirmable } else { MessageType::NonConfirmable };
@@ -1187,7 +1205,24 @@ impl<P: PeerKey> Endpoint<P> {
     fn handle_ack_or_rst(&mut self, now: Instant, peer: &P, msg: &Message<'_>) {
         let mid = msg.message_id();
         let reset = msg.message_type() == MessageType::Reset;
-        let Some(pc) = self.cons.remove(&(peer.clone(), mid)) else {
+        let key = (peer.clone(), mid);
+        if let Some(PendingCon { owner: ConOwner::Request(id), .. }) = self.cons.get(&key) {
+            let id = *id;
+            let stale =
+                !reset && !msg.code().is_empty() && self.requests.get(&id).is_some_and(|ex| ex.token != msg.token());
+            if stale {
+                // RFC 7252 §5.3.2: a piggybacked response must match the request's message id
+                // AND token. One that does not is some other exchange's response (typically
+                // the peer replaying its deduplication cache for a message id it saw before);
+                // it is rejected by silently ignoring it (§4.2), so the request stays
+                // unacknowledged and is retransmitted (and fails with a timeout if the peer
+                // keeps answering it so) instead of waiting forever for a response that was
+                // already delivered.
+                tracing::debug!(?peer, mid, "ignoring a piggybacked response with a mismatched token");
+                return;
+            }
+        }
+        let Some(pc) = self.cons.remove(&key) else {
             if reset {
                 // RST to a NON notification cancels the observation (RFC 7641 §3.6).
                 let found = self.observers.iter().find(|(_, o)| &o.peer == peer && o.last_mid == Some(mid));
@@ -1225,16 +1260,14 @@ impl<P: PeerKey> Endpoint<P> {
                     self.arm_deadline(now, id);
                     return;
                 }
-                let matches = self.requests.get(&id).is_some_and(|ex| ex.token == msg.token());
-                if matches {
-                    // RFC 7252 §5.4.1: a piggybacked response with an unrecognized critical
-                    // option is rejected (for an ACK: ignored); the request fails with the reason.
-                    if let Some(option) = unrecognized_critical(msg) {
-                        self.fail_request_at(now, id, RequestError::UnrecognizedCriticalOption { number: option.0 });
-                        return;
-                    }
-                    self.on_response(now, id, msg);
+                // The token matches (checked above). RFC 7252 §5.4.1: a piggybacked response
+                // with an unrecognized critical option is rejected (for an ACK: ignored); the
+                // request fails with the reason.
+                if let Some(option) = unrecognized_critical(msg) {
+                    self.fail_request_at(now, id, RequestError::UnrecognizedCriticalOption { number: option.0 });
+                    return;
                 }
+                self.on_response(now, id, msg);
             }
         }
     }
@@ -1499,11 +1532,11 @@ impl<P: PeerKey> Endpoint<P> {
 
     // ---------------------------------------------------------------- server side
 
-    fn reply_to_request(&mut self, peer: &P, mid: u16, token: Token, con: bool, response: Response) {
+    fn reply_to_request(&mut self, now: Instant, peer: &P, mid: u16, token: Token, con: bool, response: Response) {
         let repr = MessageRepr {
             message_type: if con { MessageType::Acknowledgement } else { MessageType::NonConfirmable },
             code: response.code,
-            message_id: if con { mid } else { self.next_mid(peer) },
+            message_id: if con { mid } else { self.next_mid(now, peer) },
             token,
             options: response.options,
             payload: response.payload,
@@ -1526,7 +1559,7 @@ impl<P: PeerKey> Endpoint<P> {
             if con {
                 let mut r = Response::new(Code::BAD_OPTION);
                 r.payload = Bytes::from(format!("unrecognized critical option {}", bad.0));
-                self.reply_to_request(peer, mid, token, con, r);
+                self.reply_to_request(now, peer, mid, token, con, r);
             } else {
                 let rst = self.send_empty(peer, MessageType::Reset, mid);
                 self.set_dedup_reply(peer, mid, Some(rst), None);
@@ -1536,7 +1569,7 @@ impl<P: PeerKey> Endpoint<P> {
         let key = cache_key(request.method, &request.options, &request.payload);
         let block2 = match request.options.get_uint(OptionNumber::BLOCK2).map(BlockOption::decode) {
             Some(Err(_)) => {
-                self.reply_to_request(peer, mid, token, con, Response::new(Code::BAD_OPTION));
+                self.reply_to_request(now, peer, mid, token, con, Response::new(Code::BAD_OPTION));
                 return;
             }
             Some(Ok(b)) => Some(b),
@@ -1544,7 +1577,7 @@ impl<P: PeerKey> Endpoint<P> {
         };
         let block1 = match request.options.get_uint(OptionNumber::BLOCK1).map(BlockOption::decode) {
             Some(Err(_)) => {
-                self.reply_to_request(peer, mid, token, con, Response::new(Code::BAD_OPTION));
+                self.reply_to_request(now, peer, mid, token, con, Response::new(Code::BAD_OPTION));
                 return;
             }
             Some(Ok(b)) => Some(b),
@@ -1582,7 +1615,7 @@ impl<P: PeerKey> Endpoint<P> {
                     .map(|c| c.response.clone());
                 if let Some(resp) = cached {
                     let out = slice_block2(resp, b2.num, b2.szx, None);
-                    self.reply_to_request(peer, mid, token, con, out);
+                    self.reply_to_request(now, peer, mid, token, con, out);
                     return;
                 }
             }
@@ -1601,28 +1634,28 @@ impl<P: PeerKey> Endpoint<P> {
                 state.block1.remove(&key);
                 let mut r = Response::new(Code::REQUEST_ENTITY_TOO_LARGE);
                 r.options.set_uint(OptionNumber::SIZE1, max_body as u32);
-                self.reply_to_request(peer, mid, token, con, r);
+                self.reply_to_request(now, peer, mid, token, con, r);
                 return;
             }
             if b1.num == 0 {
                 if state.block1.len() >= max_transfers && !state.block1.contains_key(&key) {
                     state.block1.retain(|_, a| a.expires > now);
                     if state.block1.len() >= max_transfers {
-                        self.reply_to_request(peer, mid, token, con, Response::new(Code::SERVICE_UNAVAILABLE));
+                        self.reply_to_request(now, peer, mid, token, con, Response::new(Code::SERVICE_UNAVAILABLE));
                         return;
                     }
                 }
                 state.block1.insert(key, Block1Assembly { body: Vec::new(), next_num: 0, szx: b1.szx, expires: now });
             }
             let Some(asm) = state.block1.get_mut(&key) else {
-                self.reply_to_request(peer, mid, token, con, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
+                self.reply_to_request(now, peer, mid, token, con, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
                 return;
             };
             // Blocks are numbered in the size the client uses now; translate to bytes.
             let offset = b1.offset();
             if offset != asm.body.len() || (b1.more && request.payload.len() != b1.size()) {
                 state.block1.remove(&key);
-                self.reply_to_request(peer, mid, token, con, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
+                self.reply_to_request(now, peer, mid, token, con, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
                 return;
             }
             // Ask for smaller blocks when the client's are larger than ours (RFC 7959 §2.5).
@@ -1636,7 +1669,7 @@ impl<P: PeerKey> Endpoint<P> {
                 state.block1.remove(&key);
                 let mut r = Response::new(Code::REQUEST_ENTITY_TOO_LARGE);
                 r.options.set_uint(OptionNumber::SIZE1, max_body as u32);
-                self.reply_to_request(peer, mid, token, con, r);
+                self.reply_to_request(now, peer, mid, token, con, r);
                 return;
             }
             asm.body.extend_from_slice(&request.payload[..take]);
@@ -1649,7 +1682,7 @@ impl<P: PeerKey> Endpoint<P> {
                 if let Ok(b) = BlockOption::new(reply_num, true, reply_szx) {
                     r.options.set_uint(OptionNumber::BLOCK1, b.encode());
                 }
-                self.reply_to_request(peer, mid, token, con, r);
+                self.reply_to_request(now, peer, mid, token, con, r);
                 return;
             }
             let Some(asm) = state.block1.remove(&key) else { return };
@@ -1665,7 +1698,7 @@ impl<P: PeerKey> Endpoint<P> {
         if state.pending >= max_pending {
             let mut r = Response::new(Code::SERVICE_UNAVAILABLE);
             r.options.set_uint(OptionNumber::MAX_AGE, 1);
-            self.reply_to_request(peer, mid, token, con, r);
+            self.reply_to_request(now, peer, mid, token, con, r);
             return;
         }
         state.pending += 1;
@@ -1784,7 +1817,7 @@ impl<P: PeerKey> Endpoint<P> {
         } else {
             MessageType::Acknowledgement
         };
-        let mid = if message_type == MessageType::Acknowledgement { inc.mid } else { self.next_mid(&inc.peer) };
+        let mid = if message_type == MessageType::Acknowledgement { inc.mid } else { self.next_mid(now, &inc.peer) };
         let repr = MessageRepr {
             message_type,
             code: response.code,
@@ -1855,7 +1888,7 @@ impl<P: PeerKey> Endpoint<P> {
         if !ending {
             response.options.set_uint(OptionNumber::OBSERVE, seq);
         }
-        let mid = self.next_mid(&peer);
+        let mid = self.next_mid(now, &peer);
         let repr = MessageRepr {
             message_type: if con { MessageType::Confirmable } else { MessageType::NonConfirmable },
             code: response.code,
@@ -2028,6 +2061,7 @@ impl<P: PeerKey> Endpoint<P> {
                 && state.outstanding == 0
                 && state.queue.is_empty()
                 && state.identity.is_none()
+                && state.mids_used_until.is_none_or(|t| t <= now)
             {
                 empty.push(peer.clone());
             }
@@ -2247,7 +2281,11 @@ mod tests {
         }
         ep.handle_timeout(now + Duration::from_secs(146));
         assert!(ep.peers.get(&1).is_none_or(|p| p.dedup.is_empty()));
+        // The NON responses took message ids from the peer's counter: the state is kept until
+        // EXCHANGE_LIFETIME after that, so no id is reused with a fresh random start.
         ep.handle_timeout(now + Duration::from_secs(150));
+        assert_eq!(ep.peer_count(), 1, "message ids used less than EXCHANGE_LIFETIME ago");
+        ep.handle_timeout(now + Duration::from_secs(248));
         assert_eq!(ep.peer_count(), 0, "idle peers are forgotten");
     }
 }
