@@ -211,7 +211,7 @@ fn parse_format(s: &str) -> anyhow::Result<ContentFormat> {
 
 fn parse_hex(s: &str) -> anyhow::Result<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("hex payload has an odd number of digits");
     }
     (0..s.len())
@@ -574,10 +574,10 @@ impl FileServer {
             return Err((Code::NOT_FOUND, "no file named (try /.well-known/core)"));
         }
         // Symlinks must not lead out of the root either.
-        if let Ok(real) = path.canonicalize() {
-            if !real.starts_with(&self.root) {
-                return Err((Code::FORBIDDEN, "path leaves the served directory"));
-            }
+        if let Ok(real) = path.canonicalize()
+            && !real.starts_with(&self.root)
+        {
+            return Err((Code::FORBIDDEN, "path leaves the served directory"));
         }
         Ok(path)
     }

@@ -509,17 +509,17 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
                 None => {}
             },
             Event::Notification { id, response } => {
-                if let Some(Waiter::Observing(tx)) = self.waiters.get(&id) {
-                    if tx.send(Ok(response)).is_err() {
-                        self.endpoint.cancel_observation(Instant::now(), id, false);
-                    }
+                if let Some(Waiter::Observing(tx)) = self.waiters.get(&id)
+                    && tx.send(Ok(response)).is_err()
+                {
+                    self.endpoint.cancel_observation(Instant::now(), id, false);
                 }
             }
             Event::ObservationEnded { id, reason } => {
-                if let Some(Waiter::Observing(tx)) = self.waiters.remove(&id) {
-                    if !matches!(reason, ObservationEnd::Cancelled | ObservationEnd::ServerEnded) {
-                        let _ = tx.send(Err(reason));
-                    }
+                if let Some(Waiter::Observing(tx)) = self.waiters.remove(&id)
+                    && !matches!(reason, ObservationEnd::Cancelled | ObservationEnd::ServerEnded)
+                {
+                    let _ = tx.send(Err(reason));
                 }
             }
             Event::RequestFailed { id, error } => match self.waiters.remove(&id) {

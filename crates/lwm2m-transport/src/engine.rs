@@ -934,12 +934,12 @@ impl<P: PeerKey> Endpoint<P> {
     }
 
     fn take_slot(&mut self, id: RequestId) {
-        if let Some(ex) = self.requests.get_mut(&id) {
-            if !ex.holds_slot {
-                ex.holds_slot = true;
-                if let Some(state) = self.peers.get_mut(&ex.peer) {
-                    state.outstanding += 1;
-                }
+        if let Some(ex) = self.requests.get_mut(&id)
+            && !ex.holds_slot
+        {
+            ex.holds_slot = true;
+            if let Some(state) = self.peers.get_mut(&ex.peer) {
+                state.outstanding += 1;
             }
         }
     }
@@ -987,10 +987,10 @@ impl<P: PeerKey> Endpoint<P> {
         if ex.phase != Phase::Deregistering {
             ex.phase = Phase::Awaiting;
         }
-        if let Some(o) = &mut ex.observe {
-            if o.reg_token.is_empty() {
-                o.reg_token = token;
-            }
+        if let Some(o) = &mut ex.observe
+            && o.reg_token.is_empty()
+        {
+            o.reg_token = token;
         }
         let confirmable = ex.request.confirmable || ex.is_ping || ex.phase == Phase::Deregistering;
         let is_ping = ex.is_ping;
@@ -1047,18 +1047,18 @@ impl<P: PeerKey> Endpoint<P> {
         let ex = self.requests.remove(&id)?;
         self.cancel_timer(ex.deadline);
         self.tokens.remove(&(ex.peer.clone(), ex.token));
-        if let Some(o) = &ex.observe {
-            if self.tokens.get(&(ex.peer.clone(), o.reg_token)) == Some(&id) {
-                self.tokens.remove(&(ex.peer.clone(), o.reg_token));
-            }
+        if let Some(o) = &ex.observe
+            && self.tokens.get(&(ex.peer.clone(), o.reg_token)) == Some(&id)
+        {
+            self.tokens.remove(&(ex.peer.clone(), o.reg_token));
         }
-        if let Some(mid) = ex.mid {
-            if let Some(pc) = self.cons.remove(&(ex.peer.clone(), mid)) {
-                if matches!(pc.owner, ConOwner::Request(r) | ConOwner::Ping(r) if r == id) {
-                    self.timers.remove(&pc.timer);
-                } else {
-                    self.cons.insert((ex.peer.clone(), mid), pc);
-                }
+        if let Some(mid) = ex.mid
+            && let Some(pc) = self.cons.remove(&(ex.peer.clone(), mid))
+        {
+            if matches!(pc.owner, ConOwner::Request(r) | ConOwner::Ping(r) if r == id) {
+                self.timers.remove(&pc.timer);
+            } else {
+                self.cons.insert((ex.peer.clone(), mid), pc);
             }
         }
         if let Some(state) = self.peers.get_mut(&ex.peer) {
@@ -1090,10 +1090,10 @@ impl<P: PeerKey> Endpoint<P> {
             ex.b2_first = None;
             let old_mid = ex.mid.take();
             let peer = ex.peer.clone();
-            if let Some(mid) = old_mid {
-                if let Some(pc) = self.cons.remove(&(peer, mid)) {
-                    self.timers.remove(&pc.timer);
-                }
+            if let Some(mid) = old_mid
+                && let Some(pc) = self.cons.remove(&(peer, mid))
+            {
+                self.timers.remove(&pc.timer);
             }
             self.send_exchange(now, id);
         } else {
@@ -1243,10 +1243,10 @@ impl<P: PeerKey> Endpoint<P> {
             ConOwner::Notification(obs) => {
                 if reset {
                     self.remove_observer(obs, ObserverRemoved::Reset);
-                } else if let Some(o) = self.observers.get_mut(&obs) {
-                    if o.pending_mid == Some(mid) {
-                        o.pending_mid = None;
-                    }
+                } else if let Some(o) = self.observers.get_mut(&obs)
+                    && o.pending_mid == Some(mid)
+                {
+                    o.pending_mid = None;
                 }
             }
             ConOwner::Request(id) => {
@@ -1299,10 +1299,10 @@ impl<P: PeerKey> Endpoint<P> {
         if is_current {
             // The response to our outstanding message (if the piggybacked ACK was lost, the
             // response also acknowledges it).
-            if let Some(m) = ex.mid {
-                if let Some(pc) = self.cons.remove(&(peer.clone(), m)) {
-                    self.timers.remove(&pc.timer);
-                }
+            if let Some(m) = ex.mid
+                && let Some(pc) = self.cons.remove(&(peer.clone(), m))
+            {
+                self.timers.remove(&pc.timer);
             }
             self.on_response(now, id, msg);
         } else if ex.observe.as_ref().is_some_and(|o| o.reg_token == token)
@@ -1358,60 +1358,61 @@ impl<P: PeerKey> Endpoint<P> {
         }
 
         // Block2 download.
-        if let Some(b2) = response.options.block2() {
-            if response.code.is_success() && (b2.more || b2.num > 0) {
-                let expected_offset = ex.b2_body.len();
-                if b2.offset() != expected_offset {
-                    if b2.num == 0 && ex.notification_fetch {
-                        // The server restarted the representation; not expected on follow-ups.
-                    }
-                    self.fail_request_at(now, id, RequestError::Blockwise { reason: "unexpected Block2 block number" });
-                    return;
+        if let Some(b2) = response.options.block2()
+            && response.code.is_success()
+            && (b2.more || b2.num > 0)
+        {
+            let expected_offset = ex.b2_body.len();
+            if b2.offset() != expected_offset {
+                if b2.num == 0 && ex.notification_fetch {
+                    // The server restarted the representation; not expected on follow-ups.
                 }
-                let etag = response.options.get(OptionNumber::ETAG).map(<[u8]>::to_vec);
-                if b2.num > 0 && ex.b2_etag.is_some() && etag != ex.b2_etag {
-                    self.fail_request_at(now, id, RequestError::Blockwise { reason: "ETag changed between blocks" });
-                    return;
-                }
-                if expected_offset + response.payload.len() > max_body {
-                    self.fail_request_at(now, id, RequestError::BodyTooLarge { limit: max_body });
-                    return;
-                }
-                if let Some(size2) = response.options.get_uint(OptionNumber::SIZE2) {
-                    if size2 as usize > max_body {
-                        self.fail_request_at(now, id, RequestError::BodyTooLarge { limit: max_body });
-                        return;
-                    }
-                }
-                if b2.more && response.payload.len() != b2.size() {
-                    self.fail_request_at(
-                        now,
-                        id,
-                        RequestError::Blockwise { reason: "Block2 payload shorter than its SZX" },
-                    );
-                    return;
-                }
-                ex.b2_body.extend_from_slice(&response.payload);
-                if b2.num == 0 {
-                    ex.b2_etag = etag;
-                    ex.b2_first = Some(response.clone());
-                }
-                if b2.more {
-                    let szx = b2.szx.min(ex.b2_szx);
-                    ex.b2_szx = szx;
-                    ex.b2_num = (ex.b2_body.len() / size_of_szx(szx)) as u32;
-                    self.take_slot(id);
-                    self.send_exchange(now, id);
-                    return;
-                }
-                let mut whole = ex.b2_first.take().unwrap_or_else(|| response.clone());
-                whole.payload = Bytes::from(std::mem::take(&mut ex.b2_body));
-                whole.options.remove(OptionNumber::BLOCK2);
-                whole.options.remove(OptionNumber::SIZE2);
-                ex.b2_num = 0;
-                self.complete(now, id, whole);
+                self.fail_request_at(now, id, RequestError::Blockwise { reason: "unexpected Block2 block number" });
                 return;
             }
+            let etag = response.options.get(OptionNumber::ETAG).map(<[u8]>::to_vec);
+            if b2.num > 0 && ex.b2_etag.is_some() && etag != ex.b2_etag {
+                self.fail_request_at(now, id, RequestError::Blockwise { reason: "ETag changed between blocks" });
+                return;
+            }
+            if expected_offset + response.payload.len() > max_body {
+                self.fail_request_at(now, id, RequestError::BodyTooLarge { limit: max_body });
+                return;
+            }
+            if let Some(size2) = response.options.get_uint(OptionNumber::SIZE2)
+                && size2 as usize > max_body
+            {
+                self.fail_request_at(now, id, RequestError::BodyTooLarge { limit: max_body });
+                return;
+            }
+            if b2.more && response.payload.len() != b2.size() {
+                self.fail_request_at(
+                    now,
+                    id,
+                    RequestError::Blockwise { reason: "Block2 payload shorter than its SZX" },
+                );
+                return;
+            }
+            ex.b2_body.extend_from_slice(&response.payload);
+            if b2.num == 0 {
+                ex.b2_etag = etag;
+                ex.b2_first = Some(response.clone());
+            }
+            if b2.more {
+                let szx = b2.szx.min(ex.b2_szx);
+                ex.b2_szx = szx;
+                ex.b2_num = (ex.b2_body.len() / size_of_szx(szx)) as u32;
+                self.take_slot(id);
+                self.send_exchange(now, id);
+                return;
+            }
+            let mut whole = ex.b2_first.take().unwrap_or_else(|| response.clone());
+            whole.payload = Bytes::from(std::mem::take(&mut ex.b2_body));
+            whole.options.remove(OptionNumber::BLOCK2);
+            whole.options.remove(OptionNumber::SIZE2);
+            ex.b2_num = 0;
+            self.complete(now, id, whole);
+            return;
         }
         let mut response = response;
         response.options.remove(OptionNumber::BLOCK1);
@@ -1475,10 +1476,10 @@ impl<P: PeerKey> Endpoint<P> {
             return;
         }
         let seq = seq.unwrap_or(0);
-        if let Some(last) = o.last_seq {
-            if !is_fresher(last, o.last_time, seq, now) {
-                return;
-            }
+        if let Some(last) = o.last_seq
+            && !is_fresher(last, o.last_time, seq, now)
+        {
+            return;
         }
         o.last_time = now;
         o.last_seq = Some(seq);
@@ -1496,10 +1497,10 @@ impl<P: PeerKey> Endpoint<P> {
             if old != o.reg_token {
                 self.tokens.remove(&(peer.clone(), old));
             }
-            if let Some(m) = old_mid {
-                if let Some(pc) = self.cons.remove(&(peer, m)) {
-                    self.timers.remove(&pc.timer);
-                }
+            if let Some(m) = old_mid
+                && let Some(pc) = self.cons.remove(&(peer, m))
+            {
+                self.timers.remove(&pc.timer);
             }
             let deadline = self.requests.get_mut(&id).and_then(|ex| ex.deadline.take());
             self.cancel_timer(deadline);
@@ -1588,36 +1589,37 @@ impl<P: PeerKey> Endpoint<P> {
         let observe_value = request.options.observe();
         let observable = matches!(request.method, Code::GET | Code::FETCH);
         let mut observe = ObserveRequest::None;
-        if observable && block2.is_none_or(|b| b.num == 0) {
-            if let Some(0 | 1) = observe_value {
-                if let Some(old) = self.observers_by_token.get(&(peer.clone(), token)).copied() {
-                    self.remove_observer(old, ObserverRemoved::Deregistered);
-                }
-                if observe_value == Some(1) {
-                    observe = ObserveRequest::Deregister;
-                } else if self.observers.len() < self.config.max_observations {
-                    let id = ObservationId(self.next_observation);
-                    self.next_observation += 1;
-                    observe = ObserveRequest::Register(id);
-                }
+        if observable
+            && block2.is_none_or(|b| b.num == 0)
+            && let Some(0 | 1) = observe_value
+        {
+            if let Some(old) = self.observers_by_token.get(&(peer.clone(), token)).copied() {
+                self.remove_observer(old, ObserverRemoved::Deregistered);
+            }
+            if observe_value == Some(1) {
+                observe = ObserveRequest::Deregister;
+            } else if self.observers.len() < self.config.max_observations {
+                let id = ObservationId(self.next_observation);
+                self.next_observation += 1;
+                observe = ObserveRequest::Register(id);
             }
         }
         request.options.remove(OptionNumber::OBSERVE);
 
         // Block2 follow-up served from the cached representation.
-        if let Some(b2) = block2 {
-            if b2.num > 0 {
-                let cached = self
-                    .peers
-                    .get(peer)
-                    .and_then(|s| s.block2.get(&key))
-                    .filter(|c| c.expires > now)
-                    .map(|c| c.response.clone());
-                if let Some(resp) = cached {
-                    let out = slice_block2(resp, b2.num, b2.szx, None);
-                    self.reply_to_request(now, peer, mid, token, con, out);
-                    return;
-                }
+        if let Some(b2) = block2
+            && b2.num > 0
+        {
+            let cached = self
+                .peers
+                .get(peer)
+                .and_then(|s| s.block2.get(&key))
+                .filter(|c| c.expires > now)
+                .map(|c| c.response.clone());
+            if let Some(resp) = cached {
+                let out = slice_block2(resp, b2.num, b2.szx, None);
+                self.reply_to_request(now, peer, mid, token, con, out);
+                return;
             }
         }
 
@@ -1789,10 +1791,10 @@ impl<P: PeerKey> Endpoint<P> {
                 response.options.remove(OptionNumber::OBSERVE);
             }
         }
-        if let Some(b1) = inc.block1 {
-            if let Ok(b) = BlockOption::new(b1.num, false, b1.szx) {
-                response.options.set_uint(OptionNumber::BLOCK1, b.encode());
-            }
+        if let Some(b1) = inc.block1
+            && let Ok(b) = BlockOption::new(b1.num, false, b1.szx)
+        {
+            response.options.set_uint(OptionNumber::BLOCK1, b.encode());
         }
         let szx = inc.block2.map_or(self.config.block_szx, |b| b.szx.min(self.config.block_szx));
         let num = inc.block2.map_or(0, |b| b.num);
@@ -1965,12 +1967,11 @@ impl<P: PeerKey> Endpoint<P> {
         if let Some(state) = self.peers.get_mut(&o.peer) {
             state.refs = state.refs.saturating_sub(1);
         }
-        if reason != ObserverRemoved::Ended {
-            if let Some(m) = o.pending_mid {
-                if let Some(pc) = self.cons.remove(&(o.peer.clone(), m)) {
-                    self.timers.remove(&pc.timer);
-                }
-            }
+        if reason != ObserverRemoved::Ended
+            && let Some(m) = o.pending_mid
+            && let Some(pc) = self.cons.remove(&(o.peer.clone(), m))
+        {
+            self.timers.remove(&pc.timer);
         }
         self.events.push_back(Event::ObserverRemoved { observation: id, reason });
     }
@@ -2195,18 +2196,18 @@ fn build_client_message<P>(ex: &ClientExchange<P>, config: &Config) -> Result<Me
         }
         if more {
             options.remove(OptionNumber::BLOCK2);
-        } else if let Some(szx) = config.request_block2_szx {
-            if let Ok(b) = BlockOption::new(0, false, szx) {
-                options.set_uint(OptionNumber::BLOCK2, b.encode());
-            }
+        } else if let Some(szx) = config.request_block2_szx
+            && let Ok(b) = BlockOption::new(0, false, szx)
+        {
+            options.set_uint(OptionNumber::BLOCK2, b.encode());
         }
         payload = payload.slice(start..end);
-    } else if let Some(szx) = config.request_block2_szx {
-        if matches!(ex.request.method, Code::GET | Code::FETCH) && !options.contains(OptionNumber::BLOCK2) {
-            if let Ok(b) = BlockOption::new(0, false, szx) {
-                options.set_uint(OptionNumber::BLOCK2, b.encode());
-            }
-        }
+    } else if let Some(szx) = config.request_block2_szx
+        && matches!(ex.request.method, Code::GET | Code::FETCH)
+        && !options.contains(OptionNumber::BLOCK2)
+        && let Ok(b) = BlockOption::new(0, false, szx)
+    {
+        options.set_uint(OptionNumber::BLOCK2, b.encode());
     }
     Ok(MessageRepr {
         message_type: MessageType::Confirmable,

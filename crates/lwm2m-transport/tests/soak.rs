@@ -266,10 +266,11 @@ impl Soak {
                     self.client.poll_timeout().map(|t| t.saturating_duration_since(self.now)),
                 );
             }
-            if let Clock::Ticking { gap_every, gap, .. } = s.clock {
-                if self.completed % gap_every == 0 && self.open.is_empty() {
-                    self.advance(gap);
-                }
+            if let Clock::Ticking { gap_every, gap, .. } = s.clock
+                && self.completed.is_multiple_of(gap_every)
+                && self.open.is_empty()
+            {
+                self.advance(gap);
             }
         }
         assert!(self.open.is_empty());

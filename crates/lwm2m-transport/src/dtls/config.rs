@@ -42,7 +42,7 @@ impl PskCredential {
     /// A credential whose key is given in hexadecimal (as `--psk-key` takes it).
     pub fn with_hex_key(identity: &[u8], key_hex: &str) -> Result<Self, DtlsError> {
         let hex = key_hex.trim();
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DtlsError::InvalidConfig(format!("PSK key {key_hex:?} is not an even-length hex string")));
         }
         let key: Vec<u8> = (0..hex.len())

@@ -556,12 +556,12 @@ impl Connection {
                 }
             }
             PONG => {
-                if let Some(p) = self.pending.get(&frame.token) {
-                    if matches!(p.kind, Kind::Ping) {
-                        let id = p.id;
-                        self.pending.remove(&frame.token);
-                        self.events.push_back(ConnectionEvent::Pong { id });
-                    }
+                if let Some(p) = self.pending.get(&frame.token)
+                    && matches!(p.kind, Kind::Ping)
+                {
+                    let id = p.id;
+                    self.pending.remove(&frame.token);
+                    self.events.push_back(ConnectionEvent::Pong { id });
                 }
             }
             RELEASE => {
@@ -686,15 +686,15 @@ impl Connection {
         let token = frame.token;
         let mut response = Response { code: frame.code, options: frame.options, payload: frame.payload };
         // Block1: the server asks for the next block of our request body.
-        if response.code == Code::CONTINUE {
-            if let Some((body, szx)) = p.block1.take() {
-                let b = response.options.block1().unwrap_or(BlockOption { num: 0, more: true, szx });
-                // The server may ask for smaller blocks (RFC 7959 §2.5).
-                let szx = b.szx.min(szx);
-                let next = (b.offset() + b.size()) / size_of_szx(szx);
-                self.send_request_block1(now, p, body, szx, next as u32);
-                return;
-            }
+        if response.code == Code::CONTINUE
+            && let Some((body, szx)) = p.block1.take()
+        {
+            let b = response.options.block1().unwrap_or(BlockOption { num: 0, more: true, szx });
+            // The server may ask for smaller blocks (RFC 7959 §2.5).
+            let szx = b.szx.min(szx);
+            let next = (b.offset() + b.size()) / size_of_szx(szx);
+            self.send_request_block1(now, p, body, szx, next as u32);
+            return;
         }
         if let Some(b2) = response.options.block2() {
             if p.body.len() != b2.offset() {
@@ -1003,11 +1003,11 @@ impl Connection {
         if let Some(b1) = inc.block1_echo {
             response.options.set_uint(OptionNumber::BLOCK1, BlockOption { more: false, ..b1 }.encode());
         }
-        if let ObserveRequest::Register(obs) = inc.observe {
-            if response.code.is_success() {
-                self.observers.insert(obs, Observer { token: inc.token, seq: 1 });
-                response.options.set_uint(OptionNumber::OBSERVE, 0);
-            }
+        if let ObserveRequest::Register(obs) = inc.observe
+            && response.code.is_success()
+        {
+            self.observers.insert(obs, Observer { token: inc.token, seq: 1 });
+            response.options.set_uint(OptionNumber::OBSERVE, 0);
         }
         self.send_response_with_block2(inc.token, response, inc.block2);
         self.release_custody(id);
