@@ -225,26 +225,9 @@ fn fail(reason: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
-    if tcp::is_stream_uri(&args.uri) {
-        return tcp::client(method, args).await;
-    }
-    let uri = match parse_uri(&args.uri) {
-        Ok(u) => u,
-        Err(e) => return Ok(fail(e)),
-    };
-    if !uri.secure && args.psk.any() {
-        return Ok(fail("--psk-identity/--psk-key are for coaps:// URIs"));
-    }
-    let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
-        Ok(mut addrs) => match addrs.next() {
-            Some(a) => a,
-            None => return Ok(fail(format!("{} resolves to no address", uri.host))),
-        },
-        Err(e) => return Ok(fail(format!("cannot resolve {}: {e}", uri.host))),
-    };
+/// The CoAP request for a parsed URI and the payload/format arguments (shared by every transport).
+fn build_request(method: Code, args: &RequestArgs, uri: &CoapUri) -> anyhow::Result<Request> {
     let mut request = Request::new(method);
-    request.confirmable = !args.non;
     if uri.host.parse::<IpAddr>().is_err() {
         request.options.push(OptionNumber::URI_HOST, uri.host.as_bytes());
     }
@@ -269,6 +252,29 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Bytes::new()
     };
+    Ok(request)
+}
+
+async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
+    if tcp::is_stream_uri(&args.uri) {
+        return tcp::client(method, args).await;
+    }
+    let uri = match parse_uri(&args.uri) {
+        Ok(u) => u,
+        Err(e) => return Ok(fail(e)),
+    };
+    if !uri.secure && args.psk.any() {
+        return Ok(fail("--psk-identity/--psk-key are for coaps:// URIs"));
+    }
+    let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
+        Ok(mut addrs) => match addrs.next() {
+            Some(a) => a,
+            None => return Ok(fail(format!("{} resolves to no address", uri.host))),
+        },
+        Err(e) => return Ok(fail(format!("cannot resolve {}: {e}", uri.host))),
+    };
+    let mut request = build_request(method, args, &uri)?;
+    request.confirmable = !args.non;
     let mut config = Config { seed: seed_from_os(), ..Config::default() };
     if let Some(size) = args.block_size {
         let szx = szx_of_size(size).ok_or_else(|| anyhow!("--block-size {size} is not one of 16, 32, ..., 1024"))?;

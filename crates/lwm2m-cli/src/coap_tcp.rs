@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ use lwm2m_transport::tcp::{ConnectionConfig, IncomingRequest, tls};
 use lwm2m_transport::wire::{BlockOption, szx_of_size};
 use lwm2m_transport::{Code, ObservationId, ObserveRequest, OptionNumber, Request, Response};
 
-use super::{FileServer, MAX_FILE, RequestArgs, ServeArgs, exit_for, fail, format_for, parse_format, parse_hex};
+use super::{FileServer, MAX_FILE, RequestArgs, ServeArgs, build_request, exit_for, fail, format_for};
 
 /// Certificate options shared by the secure modes (`coaps+tcp://`, `serve --tls`).
 #[derive(Debug, Args, Default)]
@@ -78,35 +78,6 @@ fn parse_stream_uri(uri: &str) -> anyhow::Result<(bool, super::CoapUri)> {
         parsed.port = 5684;
     }
     Ok((secure, parsed))
-}
-
-fn build_request(method: Code, args: &RequestArgs, uri: &super::CoapUri) -> anyhow::Result<Request> {
-    let mut request = Request::new(method);
-    if uri.host.parse::<IpAddr>().is_err() {
-        request.options.push(OptionNumber::URI_HOST, uri.host.as_bytes());
-    }
-    for seg in &uri.path {
-        request.options.push(OptionNumber::URI_PATH, seg.as_bytes());
-    }
-    for q in &uri.query {
-        request.options.push(OptionNumber::URI_QUERY, q.as_bytes());
-    }
-    if let Some(a) = &args.accept {
-        request.options.set_uint(OptionNumber::ACCEPT, u32::from(parse_format(a)?.number()));
-    }
-    if let Some(cf) = &args.content_format {
-        request.options.set_content_format(parse_format(cf)?);
-    }
-    request.payload = if let Some(p) = &args.payload {
-        Bytes::from(p.clone().into_bytes())
-    } else if let Some(h) = &args.hex {
-        Bytes::from(parse_hex(h)?)
-    } else if let Some(f) = &args.file {
-        Bytes::from(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
-    } else {
-        Bytes::new()
-    };
-    Ok(request)
 }
 
 /// `lwm2m coap <method> coap+tcp://...` / `coaps+tcp://...`.
