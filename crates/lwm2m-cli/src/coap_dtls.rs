@@ -115,8 +115,7 @@ pub(crate) fn client_config(
         })?;
         let credentials =
             ClientCredentials::Certificate { certificate, server_trust, server_name: Some(host.to_string()) };
-        // 1280: the IPv6 minimum MTU, as `ClientConfig::psk` uses.
-        ClientConfig { credentials, timing: HandshakeTiming::default(), mtu: 1280 }
+        ClientConfig::new(credentials)
     };
     if let Some(limit) = handshake_limit {
         config.timing = HandshakeTiming { handshake_timeout: limit, ..config.timing };

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lwm2m_transport::dtls::{
-    AuthenticatedIdentity, ClientConfig, ClientEvent, DtlsClient, DtlsError, DtlsServer, MemoryCredentialStore,
-    PskCredential, ServerConfig, ServerEvent,
+    AuthenticatedIdentity, CipherSuite, ClientConfig, ClientEvent, DtlsClient, DtlsError, DtlsServer,
+    MemoryCredentialStore, PskCredential, ServerConfig, ServerEvent,
 };
 
 fn peer(name: &str) -> Option<std::path::PathBuf> {
@@ -282,8 +282,18 @@ impl Drop for PemPki {
 
 #[test]
 fn certificates_our_client_against_coap_server_openssl() {
+    our_certificate_client_against_coap_server_openssl(CipherSuite::ALL);
+}
+
+/// Our client offers only LwM2M's mandatory certificate-mode suite.
+#[test]
+fn certificates_ccm8_our_client_against_coap_server_openssl() {
+    our_certificate_client_against_coap_server_openssl(&[CipherSuite::EcdheEcdsaAes128Ccm8]);
+}
+
+fn our_certificate_client_against_coap_server_openssl(suites: &[CipherSuite]) {
     let Some(server_bin) = peer("coap-server-openssl") else { return };
-    let pki = PemPki::new("client");
+    let pki = PemPki::new(&format!("client-{}", suites.len()));
     let port = free_port_pair();
     let _server = Reaped(
         Command::new(server_bin)
@@ -303,8 +313,8 @@ fn certificates_our_client_against_coap_server_openssl() {
             server_trust: pki.anchors(),
             server_name: Some("127.0.0.1".into()),
         },
-        timing: lwm2m_transport::dtls::HandshakeTiming::default(),
-        mtu: 1280,
+        cipher_suites: suites.to_vec(),
+        ..ClientConfig::psk(lwm2m_transport::dtls::PskCredential::new(b"unused", b"unused").unwrap())
     };
     let start = Instant::now();
     let mut client = DtlsClient::new(config, start).unwrap();
@@ -341,11 +351,27 @@ fn certificates_our_client_against_coap_server_openssl() {
 
 #[test]
 fn certificates_coap_client_openssl_against_our_server() {
-    let Some(client_bin) = peer("coap-client-openssl") else { return };
-    let pki = PemPki::new("server");
+    certificate_client_against_our_server("coap-client-openssl", CipherSuite::ALL);
+}
+
+/// LwM2M's mandatory certificate-mode suite, alone, so the handshake can only succeed with it.
+#[test]
+fn certificates_ccm8_coap_client_openssl_against_our_server() {
+    certificate_client_against_our_server("coap-client-openssl", &[CipherSuite::EcdheEcdsaAes128Ccm8]);
+}
+
+#[test]
+fn certificates_ccm8_coap_client_gnutls_against_our_server() {
+    certificate_client_against_our_server("coap-client-gnutls", &[CipherSuite::EcdheEcdsaAes128Ccm8]);
+}
+
+fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]) {
+    let Some(client_bin) = peer(peer_name) else { return };
+    let pki = PemPki::new(&format!("server-{peer_name}-{}", suites.len()));
     let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
     config.certificate = Some(pki.server.clone());
     config.client_trust = Some(pki.anchors());
+    config.cipher_suites = suites.to_vec();
     let server = DtlsServer::new(config).unwrap();
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();

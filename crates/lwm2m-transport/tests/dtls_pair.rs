@@ -294,7 +294,7 @@ fn unknown_identity_fails_with_unknown_psk_identity() {
 
 #[test]
 fn handshake_deadline_frees_state_on_both_sides() {
-    // Everything the server sends is lost.
+    // The server's HelloVerifyRequest arrives; everything it sends after that is lost.
     let now = Instant::now();
     let mut client_config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
     client_config.timing = HandshakeTiming { handshake_timeout: Duration::from_secs(20), ..timing() };
@@ -307,7 +307,11 @@ fn handshake_deadline_frees_state_on_both_sides() {
         while let Some(d) = client.poll_transmit() {
             server.handle_datagram(t, peer, &d);
         }
-        while server.poll_transmit().is_some() {}
+        while let Some(transmit) = server.poll_transmit() {
+            if server.stats().handshakes == 0 {
+                client.handle_datagram(t, &transmit.payload);
+            }
+        }
         if let Some(ClientEvent::Failed(e)) = client.poll_event() {
             client_failed = Some(e);
         }
@@ -316,6 +320,7 @@ fn handshake_deadline_frees_state_on_both_sides() {
         server.handle_timeout(t);
     }
     assert_eq!(client_failed, Some(DtlsError::HandshakeTimeout(Duration::from_secs(20))));
+    assert_eq!(server.stats().handshakes_started, 1, "the cookie came back and created state");
     assert_eq!(server.stats().handshakes, 0, "the half-open handshake was dropped");
     let mut timed_out = false;
     while let Some(e) = server.poll_event() {
@@ -366,33 +371,60 @@ fn garbage_and_truncated_records_never_panic_and_do_not_break_sessions() {
     assert!(pair.server.stats().dropped_datagrams > 0);
 }
 
+/// (content type, first byte of the fragment) of each record in a datagram (epoch 0 only).
+fn record_types(datagram: &[u8]) -> Vec<(u8, u8)> {
+    let mut out = Vec::new();
+    let mut rest = datagram;
+    while rest.len() >= 13 {
+        let len = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+        let Some(body) = rest.get(13..13 + len) else { break };
+        if rest[3..5] == [0, 0] {
+            out.push((rest[0], body.first().copied().unwrap_or(0)));
+        }
+        rest = &rest[13 + len..];
+    }
+    out
+}
+
 #[test]
-fn client_hello_flood_from_spoofed_ports_keeps_state_bounded() {
+fn client_hello_flood_from_spoofed_ports_creates_no_state() {
     let now = Instant::now();
     let mut config = ServerConfig::psk(psk_store(b"dev1", KEY));
     config.limits = ServerLimits { max_handshakes: 64, ..ServerLimits::default() };
     let mut server = DtlsServer::new(config).unwrap();
-    // One real ClientHello, replayed from 5,000 spoofed source ports.
+    // One real ClientHello, replayed from 5,000 spoofed source ports: each gets a stateless
+    // HelloVerifyRequest and nothing is kept.
     let mut spoofer = psk_client(b"dev1", KEY, now);
     let hello = spoofer.poll_transmit().unwrap();
+    let spoofed = |port: u16| SocketAddr::from(([10, 0, (port >> 8) as u8, port as u8], 1000 + port));
     for port in 0..5000u16 {
-        let peer = SocketAddr::from(([10, 0, (port >> 8) as u8, port as u8], 1000 + port));
-        server.handle_datagram(now, peer, &hello);
-        assert!(server.stats().handshakes <= 64);
+        server.handle_datagram(now, spoofed(port), &hello);
+        assert_eq!(server.stats().handshakes, 0);
+        assert!(server.poll_transmit().is_some(), "a HelloVerifyRequest per ClientHello");
+    }
+    // The attacker gets a valid cookie for its own address and replays the cookie-bearing
+    // ClientHello from spoofed addresses: the cookie is bound to the address, so still no state.
+    let own: SocketAddr = "10.9.9.9:4000".parse().unwrap();
+    server.handle_datagram(now, own, &hello);
+    let hvr = server.poll_transmit().unwrap();
+    spoofer.handle_datagram(now, &hvr.payload);
+    let with_cookie = spoofer.poll_transmit().unwrap();
+    for port in 0..1000u16 {
+        server.handle_datagram(now, spoofed(port), &with_cookie);
+        assert_eq!(server.stats().handshakes, 0);
         while server.poll_transmit().is_some() {}
     }
     let stats = server.stats();
-    assert_eq!(stats.handshakes, 64);
-    assert_eq!(stats.sessions, 0);
-    assert_eq!(stats.evicted, 5000 - 64);
-    // A real client still gets through during the flood (its cookie round trip is short).
+    assert_eq!((stats.handshakes, stats.sessions, stats.handshakes_started, stats.evicted), (0, 0, 0, 0));
+    assert_eq!(stats.hello_verify_requests, 5000 + 1 + 1000);
+    // From its own address the cookie works (that costs the attacker a real round trip).
+    server.handle_datagram(now, own, &with_cookie);
+    assert_eq!(server.stats().handshakes, 1);
+    assert!(record_types(&server.poll_transmit().unwrap().payload).contains(&(22, 2)), "a ServerHello");
+    while server.poll_transmit().is_some() {}
+    // A real client gets through.
     let mut pair = Pair::new(psk_client(b"dev1", KEY, now), server, now, PERFECT, 6);
     assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
-    // The flood entries expire with the handshake deadline.
-    pair.now += Duration::from_secs(61);
-    let now = pair.now;
-    pair.server.handle_timeout(now);
-    assert_eq!(pair.server.stats().handshakes, 0);
     assert_eq!(pair.server.stats().sessions, 1);
 }
 
@@ -520,7 +552,7 @@ fn cert_pair(
                 server_name: server_name.map(str::to_owned),
             },
             timing: timing(),
-            mtu: 1280,
+            ..ClientConfig::new(ClientCredentials::Psk(PskCredential::new(b"unused", KEY).unwrap()))
         },
         now,
     )

@@ -33,6 +33,7 @@
 //!   - `ECDHE_ECDSA_AES256_GCM_SHA384`
 //!   - `ECDHE_ECDSA_AES128_GCM_SHA256`
 //!   - `ECDHE_ECDSA_CHACHA20_POLY1305_SHA256`
+//!   - `ECDHE_ECDSA_AES128_CCM_8` (lwm2m-rs patch)
 //! - **PSK cipher suites (TLS 1.2 over DTLS)**
 //!   - `PSK_AES128_CCM_8`
 //! - **Cipher suites (TLS 1.3 over DTLS)**
@@ -619,6 +620,27 @@ impl Dtls {
             self.inner,
             Some(Inner::Client12(_) | Inner::Client13(_) | Inner::ClientPending(_))
         )
+    }
+
+    /// lwm2m-rs patch: continue a new DTLS 1.2 server after a stateless HelloVerifyRequest.
+    ///
+    /// A front end that answers ClientHellos without a valid cookie itself (so that spoofed
+    /// ClientHellos cost no per-peer state, RFC 6347 §4.2.1) creates the server only when a
+    /// ClientHello with a valid cookie arrives. That ClientHello has message_seq 1; call this
+    /// before feeding it, with `next_record_sequence` one past the record sequence number of the
+    /// HelloVerifyRequest the front end sent. The config must have
+    /// [`use_server_cookie(false)`](ConfigBuilder::use_server_cookie): the front end checked the
+    /// cookie.
+    ///
+    /// Returns false, and changes nothing, unless this is a DTLS 1.2 server that has not yet
+    /// received a ClientHello and whose config disables the server cookie.
+    pub fn continue_after_stateless_hello_verify(&mut self, next_record_sequence: u64) -> bool {
+        match self.inner.as_mut() {
+            Some(Inner::Server12(server)) => {
+                server.continue_after_stateless_hello_verify(next_record_sequence)
+            }
+            _ => false,
+        }
     }
 
     /// Switch between server and client roles.

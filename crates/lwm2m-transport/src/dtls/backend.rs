@@ -1,7 +1,7 @@
 //! The seam between our session management and a DTLS 1.2 implementation.
 //!
 //! A backend turns one peer's datagrams into handshake progress and plaintext. Everything around
-//! it — routing by peer, cookies and limits, timers, identities, certificate validation — lives
+//! it — routing by peer, stateless cookies and limits, timers, identities, certificate validation — lives
 //! in [`super::server`] and [`super::client`], so replacing the backend means implementing these
 //! two traits (see [`super::DimplBackend`] for the current one).
 
@@ -41,9 +41,18 @@ pub trait DtlsBackend: Send + Sync + 'static {
     /// Prepares the server-wide state.
     fn prepare_server(&self, config: &ServerConfig) -> Result<Self::ServerContext, DtlsError>;
 
-    /// A server session for one peer, waiting for its ClientHello. It must answer a ClientHello
-    /// without a valid cookie with a HelloVerifyRequest.
-    fn new_server_session(&self, context: &Self::ServerContext, now: Instant) -> Result<Self::Session, DtlsError>;
+    /// A server session for one peer whose ClientHello came back with a cookie the endpoint
+    /// verified (the endpoint answers cookie-less ClientHellos itself, statelessly, RFC 6347
+    /// §4.2.1). The next datagram is that ClientHello (handshake message_seq 1); the session must
+    /// not ask for another cookie, must answer with message_seq 1, and must number its epoch-0
+    /// records from `next_record_sequence` (the ClientHello's record sequence number, above the
+    /// one the HelloVerifyRequest echoed).
+    fn new_server_session(
+        &self,
+        context: &Self::ServerContext,
+        now: Instant,
+        next_record_sequence: u64,
+    ) -> Result<Self::Session, DtlsError>;
 
     /// Prepares the client state.
     fn prepare_client(&self, config: &ClientConfig) -> Result<Self::ClientContext, DtlsError>;

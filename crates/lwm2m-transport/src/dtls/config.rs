@@ -1,6 +1,7 @@
 //! Credentials and configuration for DTLS clients and servers, following the LwM2M Security
-//! object (/0/x): PSK (mode 0), Certificate (mode 2); RPK (mode 1) is not available with the
-//! current backend, and NoSec (mode 3) means plain CoAP without this module.
+//! object (/0/x): PSK (mode 0), Certificate (mode 2), the cipher suites of resource 16; RPK
+//! (mode 1) is not available with the current backend, and NoSec (mode 3) means plain CoAP
+//! without this module.
 
 use std::fmt;
 use std::sync::Arc;
@@ -167,6 +168,75 @@ impl Default for HandshakeTiming {
     }
 }
 
+/// A DTLS 1.2 cipher suite the backend can negotiate.
+///
+/// The IANA values are the ones the LwM2M Security object's resource 16 ("DTLS/TLS
+/// Ciphersuite") holds. LwM2M makes [`Self::PskAes128Ccm8`] mandatory in PSK mode and
+/// [`Self::EcdheEcdsaAes128Ccm8`] in certificate and RPK modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CipherSuite {
+    /// TLS_PSK_WITH_AES_128_CCM_8 (0xC0A8, RFC 6655).
+    PskAes128Ccm8,
+    /// TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (0xC0AE, RFC 7251).
+    EcdheEcdsaAes128Ccm8,
+    /// TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (0xC02B, RFC 5289).
+    EcdheEcdsaAes128GcmSha256,
+    /// TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 (0xC02C, RFC 5289).
+    EcdheEcdsaAes256GcmSha384,
+    /// TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 (0xCCA9, RFC 7905).
+    EcdheEcdsaChacha20Poly1305Sha256,
+}
+
+impl CipherSuite {
+    /// Every suite, in the order a client offers them (the LwM2M mandatory suites first).
+    pub const ALL: &'static [CipherSuite] = &[
+        CipherSuite::PskAes128Ccm8,
+        CipherSuite::EcdheEcdsaAes128Ccm8,
+        CipherSuite::EcdheEcdsaAes128GcmSha256,
+        CipherSuite::EcdheEcdsaAes256GcmSha384,
+        CipherSuite::EcdheEcdsaChacha20Poly1305Sha256,
+    ];
+
+    /// The IANA TLS cipher suite value.
+    pub const fn iana(self) -> u16 {
+        match self {
+            CipherSuite::PskAes128Ccm8 => 0xC0A8,
+            CipherSuite::EcdheEcdsaAes128Ccm8 => 0xC0AE,
+            CipherSuite::EcdheEcdsaAes128GcmSha256 => 0xC02B,
+            CipherSuite::EcdheEcdsaAes256GcmSha384 => 0xC02C,
+            CipherSuite::EcdheEcdsaChacha20Poly1305Sha256 => 0xCCA9,
+        }
+    }
+
+    /// The suite with IANA value `value`, if the backend has it.
+    pub fn from_iana(value: u16) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.iana() == value)
+    }
+
+    /// The IANA name, e.g. `TLS_PSK_WITH_AES_128_CCM_8`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CipherSuite::PskAes128Ccm8 => "TLS_PSK_WITH_AES_128_CCM_8",
+            CipherSuite::EcdheEcdsaAes128Ccm8 => "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
+            CipherSuite::EcdheEcdsaAes128GcmSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            CipherSuite::EcdheEcdsaAes256GcmSha384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            CipherSuite::EcdheEcdsaChacha20Poly1305Sha256 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        }
+    }
+
+    /// Whether the suite authenticates with a pre-shared key (otherwise with ECDSA keys).
+    pub const fn is_psk(self) -> bool {
+        matches!(self, CipherSuite::PskAes128Ccm8)
+    }
+}
+
+impl fmt::Display for CipherSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a client authenticates with.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -194,12 +264,20 @@ pub struct ClientConfig {
     pub timing: HandshakeTiming,
     /// Largest datagram to send (path MTU minus IP/UDP headers).
     pub mtu: usize,
+    /// Suites to offer, in this order of preference; those that do not fit the credentials
+    /// (PSK suites with a certificate and the reverse) are left out. Default: [`CipherSuite::ALL`].
+    pub cipher_suites: Vec<CipherSuite>,
 }
 
 impl ClientConfig {
     /// A PSK client with default timing and a 1280-byte MTU (IPv6 minimum).
     pub fn psk(credential: PskCredential) -> Self {
-        Self { credentials: ClientCredentials::Psk(credential), timing: HandshakeTiming::default(), mtu: 1280 }
+        Self::new(ClientCredentials::Psk(credential))
+    }
+
+    /// A client with these credentials, default timing, every suite and a 1280-byte MTU.
+    pub fn new(credentials: ClientCredentials) -> Self {
+        Self { credentials, timing: HandshakeTiming::default(), mtu: 1280, cipher_suites: CipherSuite::ALL.to_vec() }
     }
 }
 
@@ -209,8 +287,9 @@ pub struct ServerLimits {
     /// Established sessions kept at once; a completed handshake beyond it evicts the least
     /// recently active session.
     pub max_sessions: usize,
-    /// Handshakes in progress at once (each costs ~4.5 KiB); beyond it the oldest is dropped, so
-    /// a flood of spoofed ClientHellos can neither grow memory nor lock out real clients for long.
+    /// Handshakes in progress at once (each costs ~4.5 KiB); beyond it the oldest is dropped.
+    /// Only ClientHellos that return a valid stateless cookie start one, so spoofed ClientHellos
+    /// never count against it; this bounds clients that really complete the cookie round trip.
     pub max_handshakes: usize,
     /// Established sessions without traffic for this long are evicted.
     pub idle_timeout: Duration,
@@ -240,6 +319,10 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// Largest datagram to send.
     pub mtu: usize,
+    /// Suites to accept; the client's order of preference decides among them. PSK suites are
+    /// used with the credential store, the others only with [`Self::certificate`]. Default:
+    /// [`CipherSuite::ALL`].
+    pub cipher_suites: Vec<CipherSuite>,
 }
 
 impl ServerConfig {
@@ -252,6 +335,7 @@ impl ServerConfig {
             timing: HandshakeTiming::default(),
             limits: ServerLimits::default(),
             mtu: 1280,
+            cipher_suites: CipherSuite::ALL.to_vec(),
         }
     }
 }
@@ -264,6 +348,7 @@ impl fmt::Debug for ServerConfig {
             .field("timing", &self.timing)
             .field("limits", &self.limits)
             .field("mtu", &self.mtu)
+            .field("cipher_suites", &self.cipher_suites)
             .finish_non_exhaustive()
     }
 }
@@ -271,6 +356,16 @@ impl fmt::Debug for ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cipher_suites_have_their_iana_values() {
+        for suite in CipherSuite::ALL {
+            assert_eq!(CipherSuite::from_iana(suite.iana()), Some(*suite));
+            assert!(suite.name().starts_with("TLS_"));
+        }
+        assert_eq!(CipherSuite::from_iana(0xC0AE), Some(CipherSuite::EcdheEcdsaAes128Ccm8));
+        assert_eq!(CipherSuite::from_iana(0x00AE), None, "CBC suites are not available");
+    }
 
     #[test]
     fn psk_limits_follow_the_ts() {

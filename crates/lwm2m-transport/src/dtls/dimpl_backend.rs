@@ -1,10 +1,11 @@
 //! The [`DtlsBackend`] over the `dimpl` crate (pure Rust, sans-IO, RustCrypto provider).
 //!
-//! What `dimpl` 0.9 gives: DTLS 1.2 with TLS_PSK_WITH_AES_128_CCM_8 and ECDHE_ECDSA with
-//! AES-128/256-GCM and ChaCha20-Poly1305, extended master secret, flight retransmission and a
-//! HelloVerifyRequest cookie per session. What it lacks (see `docs/dtls-evaluation.md`):
-//! ECDHE_ECDSA_WITH_AES_128_CCM_8, CBC suites, RFC 7250 raw public keys, Connection ID,
-//! resumption, certificate chains (only the leaf is sent).
+//! What `dimpl` 0.9 (with our patches in `vendor/dimpl/PATCHES.md`) gives: DTLS 1.2 with
+//! TLS_PSK_WITH_AES_128_CCM_8, and ECDHE_ECDSA with AES-128-CCM-8, AES-128/256-GCM and
+//! ChaCha20-Poly1305; extended master secret; flight retransmission; a server that starts after
+//! our stateless HelloVerifyRequest. What it lacks (see `docs/dtls-evaluation.md`): CBC suites,
+//! RFC 7250 raw public keys, Connection ID, resumption, certificate chains (only the leaf is
+//! sent).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -12,10 +13,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use dimpl::crypto::Dtls12CipherSuite;
 use dimpl::{Config, Dtls, DtlsCertificate, Output, PskResolver};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
-use super::config::{ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
+use super::config::{CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
 use super::error::DtlsError;
 use super::identity::CredentialStore;
 
@@ -43,6 +45,26 @@ impl PskResolver for FixedKey {
     fn resolve(&self, _identity: &[u8]) -> Option<Vec<u8>> {
         Some(self.0.clone())
     }
+}
+
+fn dimpl_suite(suite: CipherSuite) -> Dtls12CipherSuite {
+    match suite {
+        CipherSuite::PskAes128Ccm8 => Dtls12CipherSuite::PSK_AES128_CCM_8,
+        CipherSuite::EcdheEcdsaAes128Ccm8 => Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8,
+        CipherSuite::EcdheEcdsaAes128GcmSha256 => Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256,
+        CipherSuite::EcdheEcdsaAes256GcmSha384 => Dtls12CipherSuite::ECDHE_ECDSA_AES256_GCM_SHA384,
+        CipherSuite::EcdheEcdsaChacha20Poly1305Sha256 => Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256,
+    }
+}
+
+/// The configured suites usable with (`psk`) or without a pre-shared key, in dimpl's terms.
+fn suites(configured: &[CipherSuite], psk: bool) -> Result<Vec<Dtls12CipherSuite>, DtlsError> {
+    let usable: Vec<_> = configured.iter().filter(|s| s.is_psk() == psk).map(|s| dimpl_suite(*s)).collect();
+    if usable.is_empty() {
+        let mode = if psk { "PSK" } else { "certificate" };
+        return Err(DtlsError::InvalidConfig(format!("no {mode} cipher suite configured (cipher_suites)")));
+    }
+    Ok(usable)
 }
 
 fn protocol(error: &dimpl::Error) -> DtlsError {
@@ -89,12 +111,25 @@ impl DtlsBackend for DimplBackend {
                 "certificate mode needs trust anchors for client certificates (client_trust)".into(),
             ));
         }
-        let built = builder(&config.timing, config.mtu)
-            .use_server_cookie(true)
-            .require_client_certificate(config.certificate.is_some())
-            .with_psk_server(None, Arc::new(StoreResolver(AssertUnwindSafe(config.credentials.clone()))))
-            .build()
-            .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+        // PSK suites work with the credential store alone; the others need our certificate.
+        let with_certificate = config.certificate.is_some();
+        let allowed: Vec<_> =
+            config.cipher_suites.iter().filter(|s| s.is_psk() || with_certificate).map(|s| dimpl_suite(*s)).collect();
+        if allowed.is_empty() {
+            return Err(DtlsError::InvalidConfig(
+                "no usable cipher suite configured (cipher_suites; certificate suites need a certificate)".into(),
+            ));
+        }
+        let mut builder = builder(&config.timing, config.mtu)
+            .dtls12_cipher_suites(&allowed)
+            // Our endpoint answers cookie-less ClientHellos statelessly (dtls::cookie).
+            .use_server_cookie(false)
+            .require_client_certificate(with_certificate);
+        if allowed.iter().any(Dtls12CipherSuite::is_psk) {
+            builder =
+                builder.with_psk_server(None, Arc::new(StoreResolver(AssertUnwindSafe(config.credentials.clone()))));
+        }
+        let built = builder.build().map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
         let certificate = config.certificate.as_ref().map(|c| DtlsCertificate {
             certificate: c.certificate_der().to_vec(),
             private_key: c.private_key_der().to_vec(),
@@ -102,11 +137,23 @@ impl DtlsBackend for DimplBackend {
         Ok(DimplServerContext { config: Arc::new(built), certificate })
     }
 
-    fn new_server_session(&self, context: &DimplServerContext, now: Instant) -> Result<DimplSession, DtlsError> {
-        let dtls = match &context.certificate {
+    fn new_server_session(
+        &self,
+        context: &DimplServerContext,
+        now: Instant,
+        next_record_sequence: u64,
+    ) -> Result<DimplSession, DtlsError> {
+        let mut dtls = match &context.certificate {
             Some(cert) => Dtls::new_12(context.config.clone(), cert.clone(), now),
             None => Dtls::new_12_psk(context.config.clone(), now),
         };
+        dtls.set_active(false);
+        if !dtls.continue_after_stateless_hello_verify(next_record_sequence) {
+            return Err(DtlsError::Protocol {
+                backend: NAME,
+                reason: "the server session cannot start after a stateless HelloVerifyRequest".into(),
+            });
+        }
         DimplSession::start(dtls, now, true)
     }
 
@@ -115,13 +162,14 @@ impl DtlsBackend for DimplBackend {
             ClientCredentials::Psk(psk) => {
                 let built = builder(&config.timing, config.mtu)
                     .with_psk_client(psk.identity().to_vec(), Arc::new(FixedKey(psk.key().to_vec())))
-                    .dtls12_cipher_suites(&[dimpl::crypto::Dtls12CipherSuite::PSK_AES128_CCM_8])
+                    .dtls12_cipher_suites(&suites(&config.cipher_suites, true)?)
                     .build()
                     .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
                 Ok(DimplClientContext { config: Arc::new(built), certificate: None })
             }
             ClientCredentials::Certificate { certificate, .. } => {
                 let built = builder(&config.timing, config.mtu)
+                    .dtls12_cipher_suites(&suites(&config.cipher_suites, false)?)
                     .build()
                     .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
                 let cert = DtlsCertificate {

@@ -59,6 +59,7 @@
 mod backend;
 mod client;
 mod config;
+mod cookie;
 mod dimpl_backend;
 mod error;
 mod identity;
@@ -71,7 +72,7 @@ mod verify;
 pub use backend::{BackendOutput, BackendSession, DtlsBackend};
 pub use client::{ClientEvent, ClientState, DtlsClient};
 pub use config::{
-    CertifiedKey, ClientConfig, ClientCredentials, HandshakeTiming, MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
+    CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
     PskCredential, ServerConfig, ServerLimits, TrustAnchors,
 };
 pub use dimpl_backend::{DimplBackend, DimplClientContext, DimplServerContext, DimplSession};

@@ -11,6 +11,12 @@ pub(crate) const CONTENT_HANDSHAKE: u8 = 22;
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 /// Handshake type `server_hello`.
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
+/// Handshake type `hello_verify_request`.
+const HANDSHAKE_HELLO_VERIFY_REQUEST: u8 = 3;
+/// Handshake header length: type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3).
+const HANDSHAKE_HEADER_LEN: usize = 12;
+/// DTLS 1.0, the version a HelloVerifyRequest carries whatever is negotiated (RFC 6347 §4.2.1).
+const DTLS_1_0: u16 = 0xfeff;
 /// Record header length: type(1) version(2) epoch(2) sequence(6) length(2).
 pub(crate) const RECORD_HEADER_LEN: usize = 13;
 
@@ -59,27 +65,80 @@ pub(crate) fn starts_with_client_hello(datagram: &[u8]) -> bool {
     })
 }
 
-/// For a datagram starting with an unfragmented ClientHello: the length of its cookie.
-///
-/// ClientHello body (RFC 6347 §4.2.1): version(2) random(32) session_id<0..32> cookie<0..255> ...,
-/// after the 12-byte DTLS handshake header.
-pub(crate) fn client_hello_cookie_len(datagram: &[u8]) -> Option<usize> {
-    let (_, body) = records(datagram).next()?;
-    let fragment_offset = body.get(6..9)?;
-    if fragment_offset != [0, 0, 0] {
-        return None;
-    }
-    let session_id_len = usize::from(*body.get(12 + 34)?);
-    body.get(12 + 35 + session_id_len).map(|len| usize::from(*len))
+/// The fields of an unfragmented ClientHello a stateless server needs (RFC 6347 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientHelloView<'a> {
+    /// The record sequence number (a HelloVerifyRequest echoes it).
+    pub(crate) record_sequence: u64,
+    /// The handshake message_seq: 0 for a first ClientHello, 1 after a HelloVerifyRequest.
+    pub(crate) message_seq: u16,
+    /// The client random.
+    pub(crate) random: [u8; 32],
+    /// The session id (0 to 32 bytes).
+    pub(crate) session_id: &'a [u8],
+    /// The cookie (empty in a first ClientHello).
+    pub(crate) cookie: &'a [u8],
 }
 
-/// For a datagram starting with an unfragmented ClientHello: its client random.
-pub(crate) fn client_hello_random(datagram: &[u8]) -> Option<[u8; 32]> {
-    let (_, body) = records(datagram).next()?;
-    if body.get(6..9)? != [0, 0, 0] {
+/// Parses the ClientHello that starts `datagram`, if it is a whole (unfragmented) one.
+///
+/// A fragmented first ClientHello is not parsed: like OpenSSL's stateless listener, the server
+/// asks for the cookie only from ClientHellos that fit one record.
+pub(crate) fn parse_client_hello(datagram: &[u8]) -> Option<ClientHelloView<'_>> {
+    let (header, body) = records(datagram).next()?;
+    if header.content_type != CONTENT_HANDSHAKE || header.epoch != 0 || !is_dtls_version(header.version) {
         return None;
     }
-    body.get(14..46)?.try_into().ok()
+    let handshake = body.get(..HANDSHAKE_HEADER_LEN)?;
+    let u24 = |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+    let length = u24(&handshake[1..4]);
+    let fragment_offset = u24(&handshake[6..9]);
+    let fragment_length = u24(&handshake[9..12]);
+    if handshake[0] != HANDSHAKE_CLIENT_HELLO || fragment_offset != 0 || fragment_length != length {
+        return None;
+    }
+    let hello = body.get(HANDSHAKE_HEADER_LEN..HANDSHAKE_HEADER_LEN + length)?;
+    let random: [u8; 32] = hello.get(2..34)?.try_into().ok()?;
+    let session_id_len = usize::from(*hello.get(34)?);
+    if session_id_len > 32 {
+        return None;
+    }
+    let session_id = hello.get(35..35 + session_id_len)?;
+    let cookie_at = 35 + session_id_len;
+    let cookie_len = usize::from(*hello.get(cookie_at)?);
+    let cookie = hello.get(cookie_at + 1..cookie_at + 1 + cookie_len)?;
+    Some(ClientHelloView {
+        record_sequence: header.sequence,
+        message_seq: u16::from_be_bytes([handshake[4], handshake[5]]),
+        random,
+        session_id,
+        cookie,
+    })
+}
+
+/// Builds a HelloVerifyRequest record answering `hello` with `cookie` (at most 255 bytes).
+///
+/// The record sequence number and message_seq echo the ClientHello's (RFC 6347 §4.2.1 and
+/// §4.2.2), so a stateless server needs nothing but the ClientHello to answer it.
+pub(crate) fn hello_verify_request(hello: &ClientHelloView<'_>, cookie: &[u8]) -> Vec<u8> {
+    let cookie = cookie.get(..cookie.len().min(255)).unwrap_or_default();
+    let body_len = 2 + 1 + cookie.len();
+    let fragment_len = HANDSHAKE_HEADER_LEN + body_len;
+    let mut out = Vec::with_capacity(RECORD_HEADER_LEN + fragment_len);
+    out.push(CONTENT_HANDSHAKE);
+    out.extend_from_slice(&DTLS_1_0.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&hello.record_sequence.to_be_bytes()[2..]);
+    out.extend_from_slice(&(fragment_len as u16).to_be_bytes());
+    out.push(HANDSHAKE_HELLO_VERIFY_REQUEST);
+    out.extend_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&hello.message_seq.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(&DTLS_1_0.to_be_bytes());
+    out.push(cookie.len() as u8);
+    out.extend_from_slice(cookie);
+    out
 }
 
 /// Whether the datagram contains a plaintext ServerHello (our server answered a cookie-bearing ClientHello).
@@ -129,6 +188,62 @@ mod tests {
         assert_eq!(plaintext_fatal_alert(&record), Some(51));
         assert_eq!(max_plaintext_sequence(&record), Some(7));
         assert!(!starts_with_client_hello(&record));
+    }
+
+    /// A ClientHello record as a DTLS 1.2 client sends it: record sequence 5, message_seq 1,
+    /// a 3-byte session id, a 4-byte cookie, one cipher suite, null compression, no extensions.
+    fn client_hello() -> Vec<u8> {
+        let mut hello = vec![0xfe, 0xfd];
+        hello.extend_from_slice(&[9; 32]);
+        hello.extend_from_slice(&[3, 1, 2, 3]);
+        hello.extend_from_slice(&[4, 0xc0, 0x0c, 0x0c, 0x1e]);
+        hello.extend_from_slice(&[0, 2, 0xc0, 0xa8, 1, 0]);
+        let len = hello.len() as u32;
+        let mut handshake = vec![HANDSHAKE_CLIENT_HELLO];
+        handshake.extend_from_slice(&len.to_be_bytes()[1..]);
+        handshake.extend_from_slice(&[0, 1, 0, 0, 0]);
+        handshake.extend_from_slice(&len.to_be_bytes()[1..]);
+        handshake.extend_from_slice(&hello);
+        let mut record = vec![CONTENT_HANDSHAKE, 0xfe, 0xff, 0, 0, 0, 0, 0, 0, 0, 5];
+        record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+        record.extend_from_slice(&handshake);
+        record
+    }
+
+    #[test]
+    fn client_hello_fields_and_hello_verify_request() {
+        let datagram = client_hello();
+        let hello = parse_client_hello(&datagram).unwrap();
+        assert_eq!(hello.record_sequence, 5);
+        assert_eq!(hello.message_seq, 1);
+        assert_eq!(hello.random, [9; 32]);
+        assert_eq!(hello.session_id, &[1, 2, 3]);
+        assert_eq!(hello.cookie, &[0xc0, 0x0c, 0x0c, 0x1e]);
+
+        let hvr = hello_verify_request(&hello, &[0xaa; 32]);
+        let (header, body) = records(&hvr).next().unwrap();
+        assert_eq!((header.content_type, header.version, header.epoch, header.sequence), (22, 0xfeff, 0, 5));
+        assert_eq!(body.len(), 12 + 3 + 32);
+        assert_eq!(&body[..12], &[3, 0, 0, 35, 0, 1, 0, 0, 0, 0, 0, 35]);
+        assert_eq!(&body[12..15], &[0xfe, 0xff, 32]);
+        assert_eq!(&body[15..], &[0xaa; 32]);
+    }
+
+    #[test]
+    fn fragmented_or_malformed_client_hellos_are_not_parsed() {
+        let datagram = client_hello();
+        for cut in 0..datagram.len() {
+            assert_eq!(parse_client_hello(&datagram[..cut]), None, "cut at {cut}");
+        }
+        let mut fragment = datagram.clone();
+        fragment[13 + 8] = 1; // fragment_offset 1
+        assert_eq!(parse_client_hello(&fragment), None);
+        let mut long_session = datagram.clone();
+        long_session[13 + 12 + 34] = 33;
+        assert_eq!(parse_client_hello(&long_session), None);
+        let mut encrypted = datagram;
+        encrypted[4] = 1;
+        assert_eq!(parse_client_hello(&encrypted), None);
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //!
 //! # Defences
 //!
-//! - Only a plaintext ClientHello from an unknown address creates state; anything else from an
-//!   unknown address is dropped without an answer.
-//! - The backend answers a ClientHello without a valid cookie with a HelloVerifyRequest and keeps
-//!   no handshake state until the cookie comes back. With `dimpl` the cookie secret lives in the
-//!   per-peer session object (~4.5 KiB), so an unverified ClientHello costs one bounded slot: the
-//!   handshake table holds at most [`ServerLimits::max_handshakes`] entries and evicts the oldest,
-//!   and every handshake has a deadline. A spoofed flood therefore cannot grow memory, and a real
-//!   client whose cookie round trip is shorter than the eviction horizon still gets through.
+//! - Stateless cookies (RFC 6347 §4.2.1): the endpoint itself answers a ClientHello without a
+//!   valid cookie with a HelloVerifyRequest and keeps nothing. The cookie is an HMAC over the
+//!   peer's address and port, the client random and the session id under a secret that rotates
+//!   every 30 s (the previous secret is still accepted). Only a ClientHello that comes back with
+//!   a valid cookie, so from a client that receives datagrams at its source address, creates a
+//!   backend session (~4.5 KiB with `dimpl`). A flood of spoofed ClientHellos costs one HMAC each
+//!   and no memory.
+//! - Anything else from an unknown address is dropped without an answer. The handshake table
+//!   holds at most [`ServerLimits::max_handshakes`] entries (oldest evicted) and every handshake
+//!   has a deadline.
 //! - A ClientHello from a peer that has an established session starts a second, separate
 //!   handshake (RFC 6347 §4.2.8); the old session keeps working until the new one completes.
 //! - Established sessions are bounded by [`ServerLimits::max_sessions`] (least recently active
@@ -28,6 +30,7 @@ use std::time::{Instant, SystemTime};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
 use super::config::{ServerConfig, ServerLimits};
+use super::cookie::CookieJar;
 use super::dimpl_backend::DimplBackend;
 use super::error::{CertificateError, DtlsError};
 use super::identity::{AuthenticatedIdentity, CertificateIdentity};
@@ -90,8 +93,10 @@ pub struct ServerStats {
     pub sessions: usize,
     /// Handshakes in progress now.
     pub handshakes: usize,
-    /// Handshakes started (ClientHellos that created state) since creation.
+    /// Handshakes started (ClientHellos with a valid cookie, which create state) since creation.
     pub handshakes_started: u64,
+    /// ClientHellos answered with a stateless HelloVerifyRequest since creation.
+    pub hello_verify_requests: u64,
     /// Handshakes completed.
     pub handshakes_completed: u64,
     /// Handshakes failed or timed out.
@@ -131,6 +136,7 @@ pub struct DtlsServer<B: DtlsBackend = DimplBackend> {
     backend: B,
     context: B::ServerContext,
     config: ServerConfig,
+    cookies: CookieJar,
     handshakes: HashMap<SocketAddr, Session<B::Session>>,
     established: HashMap<SocketAddr, Session<B::Session>>,
     handshake_order: VecDeque<(SocketAddr, u64)>,
@@ -165,6 +171,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
             backend,
             context,
             config,
+            cookies: CookieJar::new()?,
             handshakes: HashMap::new(),
             established: HashMap::new(),
             handshake_order: VecDeque::new(),
@@ -212,16 +219,25 @@ impl<B: DtlsBackend> DtlsServer<B> {
 
     fn route(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) -> Option<Slot> {
         if record::starts_with_client_hello(datagram) {
-            let random = record::client_hello_random(datagram);
-            let restarted = record::client_hello_cookie_len(datagram) == Some(0)
-                && self.handshakes.get(&peer).is_some_and(|h| h.client_random != random);
-            if restarted || !self.handshakes.contains_key(&peer) {
-                // A cookie-less ClientHello with a new client random means the client started
-                // over (lost its state): begin a new handshake. A retransmitted or duplicated
-                // first ClientHello (same random) goes to the existing session, which resends
-                // the same HelloVerifyRequest.
-                self.start_handshake(now, peer, random);
+            // A ClientHello that does not fit one record is not answered (RFC 6347 lets a
+            // stateless server require that; OpenSSL's listener does the same).
+            let hello = record::parse_client_hello(datagram)?;
+            if self.handshakes.get(&peer).is_some_and(|h| h.client_random == Some(hello.random)) {
+                // A retransmission of the ClientHello that started this handshake: the session
+                // resends its flight.
+                return Some(Slot::Handshake);
             }
+            self.cookies.rotate(now);
+            if !self.cookies.verify(peer, &hello) {
+                let cookie = self.cookies.cookie(peer, &hello);
+                let payload = record::hello_verify_request(&hello, &cookie);
+                self.transmits.push_back(Transmit { destination: peer, payload });
+                self.stats.hello_verify_requests += 1;
+                return None;
+            }
+            // A valid cookie with a new client random: the client (re)starts a handshake; one in
+            // progress from the same address is replaced.
+            self.start_handshake(now, peer, Some(hello.random), hello.record_sequence);
             return self.handshakes.contains_key(&peer).then_some(Slot::Handshake);
         }
         match (self.handshakes.get(&peer), self.established.contains_key(&peer)) {
@@ -237,7 +253,13 @@ impl<B: DtlsBackend> DtlsServer<B> {
         }
     }
 
-    fn start_handshake(&mut self, now: Instant, peer: SocketAddr, client_random: Option<[u8; 32]>) {
+    fn start_handshake(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        client_random: Option<[u8; 32]>,
+        next_record_sequence: u64,
+    ) {
         self.handshakes.remove(&peer);
         while self.handshakes.len() >= self.config.limits.max_handshakes {
             let Some((old_peer, old_id)) = self.handshake_order.pop_front() else { break };
@@ -246,7 +268,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
                 self.stats.evicted += 1;
             }
         }
-        let backend = match self.backend.new_server_session(&self.context, now) {
+        let backend = match self.backend.new_server_session(&self.context, now, next_record_sequence) {
             Ok(b) => b,
             Err(error) => {
                 self.events.push_back(ServerEvent::HandshakeFailed { peer, error });

@@ -1144,6 +1144,21 @@ impl Engine {
         // clear the old records.
     }
 
+    /// lwm2m-rs patch: start a fresh server after a stateless front end has answered the
+    /// peer's first ClientHello with a HelloVerifyRequest (RFC 6347 §4.2.1).
+    ///
+    /// The ClientHello that carries the cookie has message_seq 1, so the server expects
+    /// message_seq 1 and answers with ServerHello message_seq 1 (RFC 6347 §4.2.2). Its
+    /// epoch-0 record sequence continues after the HelloVerifyRequest, which echoed the first
+    /// ClientHello's record sequence number, so the client's replay window never sees a
+    /// repeated number.
+    pub fn prime_server_after_stateless_hello_verify(&mut self, next_record_sequence: u64) {
+        self.peer_handshake_seq_no = 1;
+        self.next_handshake_seq_no = 1;
+        self.sequence_epoch_0.sequence_number =
+            self.sequence_epoch_0.sequence_number.max(next_record_sequence);
+    }
+
     /// Reset client handshake state after receiving HelloVerifyRequest.
     ///
     /// Per RFC 6347 §4.2.2, the client sends the next ClientHello (with cookie) using

@@ -153,6 +153,16 @@ impl Server {
         Self::new_with_engine(engine, now)
     }
 
+    /// lwm2m-rs patch: see [`crate::Dtls::continue_after_stateless_hello_verify`].
+    pub(crate) fn continue_after_stateless_hello_verify(&mut self, next_record_sequence: u64) -> bool {
+        if self.state != State::AwaitClientHello || self.engine.config().use_server_cookie() {
+            return false;
+        }
+        self.engine
+            .prime_server_after_stateless_hello_verify(next_record_sequence);
+        true
+    }
+
     pub(crate) fn new_with_engine(mut engine: Engine, now: Instant) -> Server {
         engine.set_client(false);
 

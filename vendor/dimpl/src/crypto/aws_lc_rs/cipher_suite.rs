@@ -285,14 +285,53 @@ impl SupportedDtls12CipherSuite for PskAes128Ccm8 {
     }
 }
 
+/// TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 cipher suite (RFC 7251).
+///
+/// lwm2m-rs patch: the record protection is the same AES-128-CCM-8 as the PSK suite.
+#[derive(Debug)]
+struct EcdheEcdsaAes128Ccm8;
+
+impl SupportedDtls12CipherSuite for EcdheEcdsaAes128Ccm8 {
+    fn suite(&self) -> Dtls12CipherSuite {
+        Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
+    }
+
+    fn hash_algorithm(&self) -> HashAlgorithm {
+        HashAlgorithm::SHA256
+    }
+
+    fn key_lengths(&self) -> (usize, usize, usize) {
+        (0, 16, 4) // (mac_key_len, enc_key_len, fixed_iv_len)
+    }
+
+    fn explicit_nonce_len(&self) -> usize {
+        8
+    }
+
+    fn tag_len(&self) -> usize {
+        8
+    }
+
+    fn create_cipher(&self, key: &[u8]) -> Result<Box<dyn Cipher>, CryptoError> {
+        Ok(Box::new(crate::crypto::ccm_cipher::AesCcm8Cipher::new(
+            key,
+        )?))
+    }
+}
+
 /// Static instances of supported DTLS 1.2 cipher suites.
 static AES_128_GCM_SHA256: Aes128GcmSha256 = Aes128GcmSha256;
 static AES_256_GCM_SHA384: Aes256GcmSha384 = Aes256GcmSha384;
 static CHACHA20_POLY1305_SHA256: ChaCha20Poly1305Sha256 = ChaCha20Poly1305Sha256;
 static PSK_AES_128_CCM_8: PskAes128Ccm8 = PskAes128Ccm8;
+static ECDHE_ECDSA_AES_128_CCM_8: EcdheEcdsaAes128Ccm8 = EcdheEcdsaAes128Ccm8;
 
 /// All supported DTLS 1.2 cipher suites.
+///
+/// lwm2m-rs patch: ECDHE_ECDSA_WITH_AES_128_CCM_8 comes first because clients offer suites in
+/// this order and it is the suite LwM2M mandates for certificate mode.
 pub(super) static ALL_CIPHER_SUITES: &[&dyn SupportedDtls12CipherSuite] = &[
+    &ECDHE_ECDSA_AES_128_CCM_8,
     &AES_128_GCM_SHA256,
     &AES_256_GCM_SHA384,
     &CHACHA20_POLY1305_SHA256,
