@@ -607,70 +607,98 @@ impl FileServer {
         links.sort();
         Response::with_payload(Code::CONTENT, ContentFormat::LINK_FORMAT, Bytes::from(links.join(",")))
     }
+
+    /// The file a request is about, or the answer to give at once (discovery, a refused path).
+    /// Shared by the UDP, DTLS, TCP and TLS servers.
+    pub(crate) fn route(&self, request: &Request) -> Result<PathBuf, Box<Response>> {
+        let segs: Vec<&[u8]> = request.options.get_all(OptionNumber::URI_PATH).collect();
+        if segs == [&b".well-known"[..], &b"core"[..]] {
+            return Err(Box::new(if request.method == Code::GET {
+                self.link_format()
+            } else {
+                Response::new(Code::METHOD_NOT_ALLOWED)
+            }));
+        }
+        self.resolve(request).map_err(|(code, why)| Box::new(text_response(code, why)))
+    }
+}
+
+/// Carries out GET, PUT/POST or DELETE on the file at `path`; `on_read` runs after a
+/// successful GET (the caller registers an observation there).
+pub(crate) async fn answer_file(method: Code, path: &Path, payload: &[u8], on_read: impl FnOnce()) -> Response {
+    match method {
+        Code::GET => match tokio::fs::metadata(path).await {
+            Ok(m) if m.is_file() && m.len() > MAX_FILE => Response::new(Code::REQUEST_ENTITY_TOO_LARGE),
+            Ok(m) if m.is_file() => match tokio::fs::read(path).await {
+                Ok(body) => {
+                    on_read();
+                    Response::with_payload(Code::CONTENT, format_for(path), Bytes::from(body))
+                }
+                Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
+            },
+            _ => Response::new(Code::NOT_FOUND),
+        },
+        Code::PUT | Code::POST => {
+            let existed = tokio::fs::metadata(path).await.is_ok();
+            let write = async {
+                if let Some(parent) = path.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                tokio::fs::write(path, payload).await
+            };
+            match write.await {
+                Ok(()) if existed => Response::new(Code::CHANGED),
+                Ok(()) => Response::new(Code::CREATED),
+                Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+        Code::DELETE => match tokio::fs::remove_file(path).await {
+            Ok(()) => Response::new(Code::DELETED),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Response::new(Code::NOT_FOUND),
+            Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
+        },
+        _ => Response::new(Code::METHOD_NOT_ALLOWED),
+    }
+}
+
+/// For an observed file whose stamp (modification time, size) is no longer `last`: the new
+/// stamp and the notification (the content, or 4.04 when the file is gone). `None` if unchanged.
+pub(crate) async fn changed_file(
+    path: &Path,
+    last: Option<(SystemTime, u64)>,
+) -> Option<(Option<(SystemTime, u64)>, Response)> {
+    let now = stamp(path);
+    if now == last {
+        return None;
+    }
+    let response = match tokio::fs::read(path).await {
+        Ok(body) if now.is_some() => Response::with_payload(Code::CONTENT, format_for(path), Bytes::from(body)),
+        _ => Response::new(Code::NOT_FOUND),
+    };
+    Some((now, response))
 }
 
 impl Handler<SocketAddr> for FileServer {
     fn handle(&mut self, incoming: IncomingRequest<SocketAddr>, responder: Responder<SocketAddr>) {
         let request = incoming.request;
-        let segs: Vec<&[u8]> = request.options.get_all(OptionNumber::URI_PATH).collect();
-        if segs == [&b".well-known"[..], &b"core"[..]] {
-            if request.method == Code::GET {
-                responder.respond(self.link_format());
-            } else {
-                responder.respond(Response::new(Code::METHOD_NOT_ALLOWED));
-            }
-            return;
-        }
-        let path = match self.resolve(&request) {
+        let path = match self.route(&request) {
             Ok(p) => p,
-            Err((code, why)) => {
-                responder.respond(text_response(code, why));
+            Err(response) => {
+                responder.respond(*response);
                 return;
             }
         };
         let watched = self.watched.clone();
-        let method = request.method;
         let observe = incoming.observe;
         tokio::spawn(async move {
-            let response = match method {
-                Code::GET => match tokio::fs::metadata(&path).await {
-                    Ok(m) if m.is_file() && m.len() > MAX_FILE => Response::new(Code::REQUEST_ENTITY_TOO_LARGE),
-                    Ok(m) if m.is_file() => match tokio::fs::read(&path).await {
-                        Ok(body) => {
-                            if let ObserveRequest::Register(id) = observe {
-                                let w = Watched { path: path.clone(), stamp: stamp(&path) };
-                                if let Ok(mut map) = watched.lock() {
-                                    map.insert(id, w);
-                                }
-                            }
-                            Response::with_payload(Code::CONTENT, format_for(&path), Bytes::from(body))
-                        }
-                        Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                    },
-                    _ => Response::new(Code::NOT_FOUND),
-                },
-                Code::PUT | Code::POST => {
-                    let existed = tokio::fs::metadata(&path).await.is_ok();
-                    let write = async {
-                        if let Some(parent) = path.parent() {
-                            tokio::fs::create_dir_all(parent).await?;
-                        }
-                        tokio::fs::write(&path, &request.payload).await
-                    };
-                    match write.await {
-                        Ok(()) if existed => Response::new(Code::CHANGED),
-                        Ok(()) => Response::new(Code::CREATED),
-                        Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                    }
+            let register = || {
+                if let ObserveRequest::Register(id) = observe
+                    && let Ok(mut map) = watched.lock()
+                {
+                    map.insert(id, Watched { path: path.clone(), stamp: stamp(&path) });
                 }
-                Code::DELETE => match tokio::fs::remove_file(&path).await {
-                    Ok(()) => Response::new(Code::DELETED),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Response::new(Code::NOT_FOUND),
-                    Err(e) => text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                },
-                _ => Response::new(Code::METHOD_NOT_ALLOWED),
             };
-            responder.respond(response);
+            responder.respond(answer_file(request.method, &path, &request.payload, register).await);
         });
     }
 
@@ -691,16 +719,7 @@ async fn watch(handle: Handle<SocketAddr>, watched: WatchMap, every: Duration) {
             Err(_) => return,
         };
         for (id, w) in snapshot {
-            let now = stamp(&w.path);
-            if now == w.stamp {
-                continue;
-            }
-            let response = match tokio::fs::read(&w.path).await {
-                Ok(body) if now.is_some() => {
-                    Response::with_payload(Code::CONTENT, format_for(&w.path), Bytes::from(body))
-                }
-                _ => Response::new(Code::NOT_FOUND),
-            };
+            let Some((now, response)) = changed_file(&w.path, w.stamp).await else { continue };
             let gone = !response.code.is_success();
             if let Ok(mut map) = watched.lock() {
                 if gone {

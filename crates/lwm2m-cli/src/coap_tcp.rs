@@ -20,14 +20,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, anyhow, bail};
-use bytes::Bytes;
 use clap::Args;
 use lwm2m_transport::tcp::driver::{self, ConnectionHandle, Handler, NotFound, Responder};
 use lwm2m_transport::tcp::{ConnectionConfig, IncomingRequest, tls};
 use lwm2m_transport::wire::{BlockOption, szx_of_size};
-use lwm2m_transport::{Code, ObservationId, ObserveRequest, OptionNumber, Request, Response};
+use lwm2m_transport::{Code, ObservationId, ObserveRequest, OptionNumber, Request};
 
-use super::{FileServer, MAX_FILE, RequestArgs, ServeArgs, build_request, exit_for, fail, format_for};
+use super::{FileServer, RequestArgs, ServeArgs, build_request, exit_for, fail};
 
 /// Certificate options shared by the secure modes (`coaps+tcp://`, `serve --tls`).
 #[derive(Debug, Args, Default)]
@@ -210,20 +209,10 @@ impl Handler for StreamFileServer {
             tracing::info!(identity = ?id, path = %incoming.request.options.uri_path(), "request");
         }
         let request = incoming.request;
-        let segs: Vec<&[u8]> = request.options.get_all(OptionNumber::URI_PATH).collect();
-        if segs == [&b".well-known"[..], &b"core"[..]] {
-            let response = if request.method == Code::GET {
-                self.files.link_format()
-            } else {
-                Response::new(Code::METHOD_NOT_ALLOWED)
-            };
-            responder.respond(response);
-            return;
-        }
-        let path = match self.files.resolve(&request) {
+        let path = match self.files.route(&request) {
             Ok(p) => p,
-            Err((code, why)) => {
-                responder.respond(super::text_response(code, why));
+            Err(response) => {
+                responder.respond(*response);
                 return;
             }
         };
@@ -231,48 +220,15 @@ impl Handler for StreamFileServer {
         let serial = self.serial;
         let observe = incoming.observe;
         tokio::spawn(async move {
-            let response = match request.method {
-                Code::GET => match tokio::fs::metadata(&path).await {
-                    Ok(m) if m.is_file() && m.len() > MAX_FILE => Response::new(Code::REQUEST_ENTITY_TOO_LARGE),
-                    Ok(m) if m.is_file() => match tokio::fs::read(&path).await {
-                        Ok(body) => {
-                            if let ObserveRequest::Register(id) = observe {
-                                let w = Watched {
-                                    path: path.clone(),
-                                    stamp: super::stamp(&path),
-                                    connection: responder.connection(),
-                                };
-                                if let Ok(mut map) = watched.lock() {
-                                    map.insert((serial, id), w);
-                                }
-                            }
-                            Response::with_payload(Code::CONTENT, format_for(&path), Bytes::from(body))
-                        }
-                        Err(e) => super::text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                    },
-                    _ => Response::new(Code::NOT_FOUND),
-                },
-                Code::PUT | Code::POST => {
-                    let existed = tokio::fs::metadata(&path).await.is_ok();
-                    let write = async {
-                        if let Some(parent) = path.parent() {
-                            tokio::fs::create_dir_all(parent).await?;
-                        }
-                        tokio::fs::write(&path, &request.payload).await
-                    };
-                    match write.await {
-                        Ok(()) if existed => Response::new(Code::CHANGED),
-                        Ok(()) => Response::new(Code::CREATED),
-                        Err(e) => super::text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                    }
+            let register = || {
+                if let ObserveRequest::Register(id) = observe
+                    && let Ok(mut map) = watched.lock()
+                {
+                    let connection = responder.connection();
+                    map.insert((serial, id), Watched { path: path.clone(), stamp: super::stamp(&path), connection });
                 }
-                Code::DELETE => match tokio::fs::remove_file(&path).await {
-                    Ok(()) => Response::new(Code::DELETED),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Response::new(Code::NOT_FOUND),
-                    Err(e) => super::text_response(Code::INTERNAL_SERVER_ERROR, &e.to_string()),
-                },
-                _ => Response::new(Code::METHOD_NOT_ALLOWED),
             };
+            let response = super::answer_file(request.method, &path, &request.payload, register).await;
             responder.respond(response);
         });
     }
@@ -294,16 +250,7 @@ async fn watch(watched: WatchMap, every: Duration) {
             Err(_) => return,
         };
         for (key, w) in snapshot {
-            let now = super::stamp(&w.path);
-            if now == w.stamp {
-                continue;
-            }
-            let response = match tokio::fs::read(&w.path).await {
-                Ok(body) if now.is_some() => {
-                    Response::with_payload(Code::CONTENT, format_for(&w.path), Bytes::from(body))
-                }
-                _ => Response::new(Code::NOT_FOUND),
-            };
+            let Some((now, response)) = super::changed_file(&w.path, w.stamp).await else { continue };
             let gone = !response.code.is_success() || w.connection.notify(key.1, response).is_err();
             if let Ok(mut map) = watched.lock() {
                 if gone {
