@@ -24,8 +24,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use lwm2m_core::{
-    ContentFormat, DataType, IdMap, Instance, InstanceId, ModelRegistry, Node, Object, Objlnk, Path, PathLevel,
-    Resource, ResourceId, ResourceInstanceId, ResourceValue, Value,
+    ContentFormat, DataType, IdMap, Instance, InstanceId, ModelRegistry, Node, Object, ObjectId, Objlnk, Path,
+    PathLevel, Resource, ResourceId, ResourceInstanceId, ResourceValue, Value,
 };
 
 use crate::{DecodeError, EncodeError, Limits};
@@ -334,6 +334,7 @@ struct Decoder<'m, M: ?Sized> {
 }
 
 impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
+    #[inline(always)]
     fn count(&mut self) -> Result<(), Boxed> {
         self.entries += 1;
         Ok(self.limits.check_entries(self.entries)?)
@@ -345,51 +346,103 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
         decode_typed(e.value, e.value_offset, data_type, self.limits, || *path)
     }
 
-    /// Decodes resource entry `e` of the instance at `ipath`. The model is consulted once per
-    /// resource, and paths are only built for error reports.
-    #[inline]
-    fn resource(&mut self, ipath: &Path, e: &Entry<'_>) -> Result<Resource, Boxed> {
+    /// Decodes resource entry `e` of the instance at `ipath` (of object `oid`), for a
+    /// resource-level request. (Instance payloads go through `resources_into`, which
+    /// repeats these steps but stores each value in place.)
+    fn resource(&mut self, oid: Option<ObjectId>, ipath: &Path, e: &Entry<'_>) -> Result<Resource, Boxed> {
         self.count()?;
         let rid = ResourceId::new(e.id).ok_or_else(|| malformed(e.offset, "resource id 65535 is reserved"))?;
         let rpath = || ipath.child(e.id).unwrap_or(*ipath);
-        let data_type = ipath.object_id().and_then(|oid| self.types.resource_type(oid, rid));
+        let data_type = match oid {
+            Some(oid) => self.types.resource_type(oid, rid),
+            None => None,
+        };
         let value = match e.kind {
             Kind::ResourceWithValue => {
                 ResourceValue::Single(decode_typed(e.value, e.value_offset, data_type, self.limits, rpath)?)
             }
-            Kind::MultipleResource => {
-                let mut m = IdMap::with_capacity(count_entries(e.value));
-                for child in Entries::new(e.value, e.value_offset) {
-                    let child = child?;
-                    self.count()?;
-                    if child.kind != Kind::ResourceInstance {
-                        return Err(
-                            malformed(child.offset, "a multiple resource may only hold resource instances").into()
-                        );
-                    }
-                    let riid = ResourceInstanceId::new(child.id)
-                        .ok_or_else(|| malformed(child.offset, "resource instance id 65535 is reserved"))?;
-                    let ripath = || rpath().child(child.id).unwrap_or_else(rpath);
-                    let v = decode_typed(child.value, child.value_offset, data_type, self.limits, ripath)?;
-                    if m.try_insert(riid, v).is_err() {
-                        return Err(DecodeError::Duplicate { path: ripath() }.into());
-                    }
-                }
-                ResourceValue::Multiple(m)
-            }
+            Kind::MultipleResource => ResourceValue::Multiple(self.instances(e, data_type, rpath)?),
             _ => return Err(malformed(e.offset, "expected a resource (type 11) or multiple resource (type 10)").into()),
         };
         Ok(Resource { id: rid, value })
     }
 
-    fn resources_into(&mut self, ipath: &Path, buf: &[u8], base: usize, inst: &mut Instance) -> Result<(), Boxed> {
-        inst.resources.reserve(count_entries(buf));
+    /// The resource instances of multiple-resource entry `e`, typed as `data_type`.
+    fn instances(
+        &mut self,
+        e: &Entry<'_>,
+        data_type: Option<DataType>,
+        rpath: impl Fn() -> Path + Copy,
+    ) -> Result<IdMap<ResourceInstanceId, Value>, Boxed> {
+        let mut m = IdMap::with_capacity(count_entries(e.value));
+        for child in Entries::new(e.value, e.value_offset) {
+            let child = child?;
+            self.count()?;
+            if child.kind != Kind::ResourceInstance {
+                return Err(malformed(child.offset, "a multiple resource may only hold resource instances").into());
+            }
+            let riid = ResourceInstanceId::new(child.id)
+                .ok_or_else(|| malformed(child.offset, "resource instance id 65535 is reserved"))?;
+            let ripath = || rpath().child(child.id).unwrap_or_else(rpath);
+            let to = IntoInstances { map: &mut m, id: riid };
+            let inserted = decode_typed_into(child.value, child.value_offset, data_type, self.limits, ripath, to)?;
+            if !inserted {
+                return Err(DecodeError::Duplicate { path: ripath() }.into());
+            }
+        }
+        Ok(m)
+    }
+
+    /// Decodes the resource entries of `buf` (payload offset `base`) into `inst`, the
+    /// instance at `ipath`. `bare`: the entries are the whole payload of an instance
+    /// request (no Object Instance wrapper), where a later wrapper entry is its own error.
+    ///
+    /// The hot loop of an instance decode. Each value is written into the instance's map
+    /// from inside the arm that decoded it (`decode_typed_into`), rather than returned as
+    /// a `Value` and then moved: merging the arms into one `Value` makes the compiler
+    /// assemble it on the stack with narrow stores and copy it with wide loads, a
+    /// store-forwarding stall per resource that cost more than the rest of its decode.
+    fn resources_into(
+        &mut self,
+        ipath: &Path,
+        buf: &[u8],
+        base: usize,
+        inst: &mut Instance,
+        bare: bool,
+    ) -> Result<(), Boxed> {
+        let resources = &mut inst.resources;
+        resources.reserve(count_entries(buf));
+        let oid = ipath.object_id();
         for e in Entries::new(buf, base) {
             let e = e?;
-            let r = self.resource(ipath, &e)?;
-            let id = r.id;
-            if inst.resources.try_insert(id, r).is_err() {
-                return Err(DecodeError::Duplicate { path: ipath.child(id.get()).unwrap_or(*ipath) }.into());
+            if bare && e.kind == Kind::ObjectInstance {
+                self.count()?;
+                return Err(malformed(e.offset, "only one object instance entry may be given").into());
+            }
+            self.count()?;
+            let rid = ResourceId::new(e.id).ok_or_else(|| malformed(e.offset, "resource id 65535 is reserved"))?;
+            let rpath = || ipath.child(e.id).unwrap_or(*ipath);
+            let data_type = match oid {
+                Some(oid) => self.types.resource_type(oid, rid),
+                None => None,
+            };
+            let inserted = match e.kind {
+                Kind::ResourceWithValue => {
+                    let to = IntoResources { map: resources, id: rid };
+                    decode_typed_into(e.value, e.value_offset, data_type, self.limits, rpath, to)?
+                }
+                Kind::MultipleResource => {
+                    let m = self.instances(&e, data_type, rpath)?;
+                    resources.try_insert(rid, Resource { id: rid, value: ResourceValue::Multiple(m) }).is_ok()
+                }
+                _ => {
+                    return Err(
+                        malformed(e.offset, "expected a resource (type 11) or multiple resource (type 10)").into()
+                    );
+                }
+            };
+            if !inserted {
+                return Err(DecodeError::Duplicate { path: rpath() }.into());
             }
         }
         Ok(())
@@ -433,7 +486,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
                     return Err(DecodeError::Duplicate { path: ipath });
                 }
                 let mut inst = Instance::new(iid);
-                d.resources_into(&ipath, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
+                d.resources_into(&ipath, e.value, e.value_offset, &mut inst, false).map_err(|e| *e)?;
                 obj.insert(inst);
             }
             Ok(Node::Object(obj))
@@ -441,32 +494,26 @@ pub fn decode<M: ModelRegistry + ?Sized>(
         PathLevel::Instance => {
             let iid = path.instance_id().ok_or_else(|| malformed(0, "no instance id"))?;
             let mut inst = Instance::new(iid);
-            let mut wrapped = false;
-            for (n, e) in Entries::new(payload, 0).enumerate() {
-                let e = e?;
-                if e.kind == Kind::ObjectInstance {
+            let mut it = Entries::new(payload, 0);
+            match it.clone().next() {
+                None => {}
+                Some(Ok(e)) if e.kind == Kind::ObjectInstance => {
+                    it.next();
                     d.count().map_err(|e| *e)?;
-                    if n > 0 || wrapped {
-                        return Err(malformed(e.offset, "only one object instance entry may be given"));
-                    }
                     if e.id != iid.get() {
                         return Err(outside(path.parent().and_then(|p| p.child(e.id)).unwrap_or(*path)));
                     }
-                    wrapped = true;
-                    d.resources_into(path, e.value, e.value_offset, &mut inst).map_err(|e| *e)?;
-                } else {
-                    if wrapped {
-                        return Err(malformed(e.offset, "resource entry after an object instance entry"));
-                    }
-                    if n == 0 {
-                        inst.resources.reserve(count_entries(payload));
-                    }
-                    let r = d.resource(path, &e).map_err(|e| *e)?;
-                    let id = r.id;
-                    if inst.resources.try_insert(id, r).is_err() {
-                        return Err(DecodeError::Duplicate { path: path.child(id.get()).unwrap_or(*path) });
+                    d.resources_into(path, e.value, e.value_offset, &mut inst, false).map_err(|e| *e)?;
+                    if let Some(next) = it.next() {
+                        let next = next?;
+                        if next.kind == Kind::ObjectInstance {
+                            d.count().map_err(|e| *e)?;
+                            return Err(malformed(next.offset, "only one object instance entry may be given"));
+                        }
+                        return Err(malformed(next.offset, "resource entry after an object instance entry"));
                     }
                 }
+                Some(_) => d.resources_into(path, payload, 0, &mut inst, true).map_err(|e| *e)?,
             }
             Ok(Node::Instance(inst))
         }
@@ -480,7 +527,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
             if Some(e.id) != path.resource_id().map(ResourceId::get) {
                 return Err(outside(ipath.child(e.id).unwrap_or(ipath)));
             }
-            let r = d.resource(&ipath, &e).map_err(|e| *e)?;
+            let r = d.resource(ipath.object_id(), &ipath, &e).map_err(|e| *e)?;
             trailing(it)?;
             Ok(Node::Resource(r))
         }
@@ -561,7 +608,7 @@ pub fn decode_value(
 }
 
 /// [`decode_value`], with the path (only needed to report an error) computed on demand.
-#[inline]
+#[inline(always)]
 fn decode_typed(
     bytes: &[u8],
     offset: usize,
@@ -569,62 +616,120 @@ fn decode_typed(
     limits: &Limits,
     path: impl Fn() -> Path,
 ) -> Result<Value, Boxed> {
+    decode_typed_into(bytes, offset, data_type, limits, path, Returned)
+}
+
+/// Where `decode_typed_into` puts a decoded value. A trait with always-inlined methods
+/// rather than a closure: a closure called from every arm is outlined by the compiler,
+/// which brings back the copy through the stack that `decode_typed_into` avoids.
+trait Emit {
+    /// What the caller gets back.
+    type Out;
+    /// Takes the value.
+    fn emit(self, value: Value) -> Self::Out;
+}
+
+/// Returns the value.
+struct Returned;
+
+impl Emit for Returned {
+    type Out = Value;
+    #[inline(always)]
+    fn emit(self, value: Value) -> Value {
+        value
+    }
+}
+
+/// Inserts a single resource into an instance's map; `false` if its id was present.
+struct IntoResources<'a> {
+    map: &'a mut IdMap<ResourceId, Resource>,
+    id: ResourceId,
+}
+
+impl Emit for IntoResources<'_> {
+    type Out = bool;
+    #[inline(always)]
+    fn emit(self, value: Value) -> bool {
+        self.map.try_insert(self.id, Resource { id: self.id, value: ResourceValue::Single(value) }).is_ok()
+    }
+}
+
+/// Inserts a resource instance into a multiple resource's map; `false` if its id was present.
+struct IntoInstances<'a> {
+    map: &'a mut IdMap<ResourceInstanceId, Value>,
+    id: ResourceInstanceId,
+}
+
+impl Emit for IntoInstances<'_> {
+    type Out = bool;
+    #[inline(always)]
+    fn emit(self, value: Value) -> bool {
+        self.map.try_insert(self.id, value).is_ok()
+    }
+}
+
+/// Decodes one value like [`decode_typed`] and hands it to `emit` from the arm that built
+/// it, so that a caller storing it writes the value's fields straight to their place (see
+/// `Decoder::resources_into`). Always inlined: the point is one `emit` per arm.
+#[inline(always)]
+fn decode_typed_into<E: Emit>(
+    bytes: &[u8],
+    offset: usize,
+    data_type: Option<DataType>,
+    limits: &Limits,
+    path: impl Fn() -> Path,
+    to: E,
+) -> Result<E::Out, Boxed> {
     limits.check_value_len(bytes.len())?;
     let width = |t| Box::new(DecodeError::InvalidWidth { path: path(), data_type: t, width: bytes.len() });
-    let Some(t) = data_type else { return Ok(Value::Opaque(bytes.to_vec())) };
+    let Some(t) = data_type else { return Ok(to.emit(Value::Opaque(bytes.to_vec()))) };
     Ok(match t {
         DataType::String | DataType::Corelnk => {
             let s = core::str::from_utf8(bytes)
                 .map_err(|e| DecodeError::InvalidUtf8 { format: CF, offset: offset + e.valid_up_to() })?;
-            if t == DataType::String { Value::String(s.into()) } else { Value::Corelnk(s.into()) }
+            to.emit(if t == DataType::String { Value::String(s.into()) } else { Value::Corelnk(s.into()) })
         }
         DataType::Integer | DataType::Time => {
-            let v = match bytes.len() {
-                1 => i64::from(bytes[0] as i8),
-                2 => i64::from(i16::from_be_bytes([bytes[0], bytes[1]])),
-                4 => i64::from(i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
-                8 => i64::from_be_bytes(be8(bytes)),
+            let v = match *bytes {
+                [a] => i64::from(a as i8),
+                [a, b] => i64::from(i16::from_be_bytes([a, b])),
+                [a, b, c, d] => i64::from(i32::from_be_bytes([a, b, c, d])),
+                [a, b, c, d, e, f, g, h] => i64::from_be_bytes([a, b, c, d, e, f, g, h]),
                 _ => return Err(width(t)),
             };
-            if t == DataType::Time { Value::Time(v) } else { Value::Integer(v) }
+            to.emit(if t == DataType::Time { Value::Time(v) } else { Value::Integer(v) })
         }
-        DataType::UnsignedInteger => Value::UnsignedInteger(match bytes.len() {
+        DataType::UnsignedInteger => to.emit(Value::UnsignedInteger(match bytes.len() {
             1 | 2 | 4 | 8 => bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
             _ => return Err(width(t)),
-        }),
-        DataType::Float => Value::Float(match bytes.len() {
-            4 => f64::from(f32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
-            8 => f64::from_be_bytes(be8(bytes)),
+        })),
+        DataType::Float => to.emit(Value::Float(match *bytes {
+            [a, b, c, d] => f64::from(f32::from_be_bytes([a, b, c, d])),
+            [a, b, c, d, e, f, g, h] => f64::from_be_bytes([a, b, c, d, e, f, g, h]),
             _ => return Err(width(t)),
-        }),
-        DataType::Boolean => match bytes {
-            [0] => Value::Boolean(false),
-            [1] => Value::Boolean(true),
-            [_] => {
+        })),
+        DataType::Boolean => match *bytes {
+            [0] => to.emit(Value::Boolean(false)),
+            [1] => to.emit(Value::Boolean(true)),
+            [b] => {
                 return Err(Box::new(DecodeError::InvalidValue {
                     path: path(),
                     source: lwm2m_core::error::ValueError::Parse {
                         data_type: t,
-                        input: alloc::format!("{:#04x}", bytes[0]),
+                        input: alloc::format!("{b:#04x}"),
                         reason: "a TLV boolean is 0x00 or 0x01",
                     },
                 }));
             }
             _ => return Err(width(t)),
         },
-        DataType::Opaque => Value::Opaque(bytes.to_vec()),
-        DataType::Objlnk => match bytes {
-            [a, b, c, d] => Value::Objlnk(Objlnk::new(u16::from_be_bytes([*a, *b]), u16::from_be_bytes([*c, *d]))),
+        DataType::Opaque => to.emit(Value::Opaque(bytes.to_vec())),
+        DataType::Objlnk => match *bytes {
+            [a, b, c, d] => to.emit(Value::Objlnk(Objlnk::new(u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])))),
             _ => return Err(width(t)),
         },
         DataType::None => {
             return Err(Box::new(DecodeError::TypeMismatch { path: path(), expected: t, found: "a value" }));
         }
     })
-}
-
-fn be8(b: &[u8]) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&b[..8]);
-    out
 }
