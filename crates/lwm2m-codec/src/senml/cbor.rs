@@ -51,17 +51,6 @@ fn label_name(label: i64) -> &'static str {
     }
 }
 
-/// The record count a SenML CBOR pack announces (its array's definite length), if the
-/// payload starts with one that fits the payload; a capacity hint, read before decoding.
-pub(crate) fn announced_records(payload: &[u8], limits: &Limits) -> Option<usize> {
-    let mut r = Reader::new(payload, CF, limits);
-    let at = r.offset();
-    match r.next().ok()? {
-        Item::Array(Some(n)) => r.check_count(n, at).ok(),
-        _ => None,
-    }
-}
-
 /// Calls `f` with each record of a SenML CBOR pack, in order, borrowing strings from `payload`.
 pub(crate) fn for_each<'a>(
     payload: &'a [u8],
@@ -114,7 +103,83 @@ fn bad(label: i64, expected: &'static str) -> DecodeError {
     DecodeError::InvalidLabelValue { format: CF, label: label_name(label).into(), expected }
 }
 
-fn record<'a>(r: &mut Reader<'a>, rec: &mut Record<'a>) -> Result<(), DecodeError> {
+/// Where [`record`] puts the fields it reads: the full [`Record`], or only the fields the
+/// LwM2M layer uses (`lwm2m::Fields`). Every label is read and checked the same way for
+/// both; the setters only decide what is kept.
+pub(crate) trait RecordOut<'a> {
+    /// `bn`
+    fn base_name(&mut self, v: Cow<'a, str>);
+    /// `bt`
+    fn base_time(&mut self, v: Number);
+    /// `bv`
+    fn base_value(&mut self, v: Number);
+    /// `n`
+    fn name(&mut self, v: Cow<'a, str>);
+    /// `t`
+    fn time(&mut self, v: Number);
+    /// True when the record already has a value.
+    fn has_value(&self) -> bool;
+    /// `v`, `vs`, `vb`, `vd` or `vlo` (the record has no value yet).
+    fn value(&mut self, v: RecordValue<'a>);
+    /// `bver`
+    fn base_version(&mut self, _v: u64) {}
+    /// `bu`
+    fn base_unit(&mut self, _v: Cow<'a, str>) {}
+    /// `bs`
+    fn base_sum(&mut self, _v: Number) {}
+    /// `u`
+    fn unit(&mut self, _v: Cow<'a, str>) {}
+    /// `s`
+    fn sum(&mut self, _v: Number) {}
+    /// `ut`
+    fn update_time(&mut self, _v: Number) {}
+}
+
+impl<'a> RecordOut<'a> for Record<'a> {
+    fn base_name(&mut self, v: Cow<'a, str>) {
+        self.base_name = Some(v);
+    }
+    fn base_time(&mut self, v: Number) {
+        self.base_time = Some(v);
+    }
+    fn base_value(&mut self, v: Number) {
+        self.base_value = Some(v);
+    }
+    fn name(&mut self, v: Cow<'a, str>) {
+        self.name = Some(v);
+    }
+    fn time(&mut self, v: Number) {
+        self.time = Some(v);
+    }
+    fn has_value(&self) -> bool {
+        self.value.is_some()
+    }
+    fn value(&mut self, v: RecordValue<'a>) {
+        self.value = Some(v);
+    }
+    fn base_version(&mut self, v: u64) {
+        self.base_version = Some(v);
+    }
+    fn base_unit(&mut self, v: Cow<'a, str>) {
+        self.base_unit = Some(v);
+    }
+    fn base_sum(&mut self, v: Number) {
+        self.base_sum = Some(v);
+    }
+    fn unit(&mut self, v: Cow<'a, str>) {
+        self.unit = Some(v);
+    }
+    fn sum(&mut self, v: Number) {
+        self.sum = Some(v);
+    }
+    fn update_time(&mut self, v: Number) {
+        self.update_time = Some(v);
+    }
+}
+
+/// Reads one record (a CBOR map) into `rec`.
+#[inline]
+pub(crate) fn record<'a, R: RecordOut<'a>>(r: &mut Reader<'a>, rec: &mut R) -> Result<(), DecodeError> {
     let at = r.offset();
     let Item::Map(len) = r.next()? else {
         return Err(r.malformed(at, "a SenML record is a map"));
@@ -161,25 +226,25 @@ fn record<'a>(r: &mut Reader<'a>, rec: &mut Record<'a>) -> Result<(), DecodeErro
         seen |= bit;
         let vat = r.offset();
         let item = r.next()?;
-        let set_value = |rec: &mut Record<'a>, v| {
-            if rec.value.is_some() {
+        let set_value = |rec: &mut R, v| {
+            if rec.has_value() {
                 return Err(bad(label, "the only value of its record"));
             }
-            rec.value = Some(v);
+            rec.value(v);
             Ok(())
         };
         match label {
             BVER => match item {
-                Item::UInt(v) => rec.base_version = Some(v),
+                Item::UInt(v) => rec.base_version(v),
                 _ => return Err(bad(label, "an unsigned integer")),
             },
-            BN => rec.base_name = Some(text(label, item)?),
-            BT => rec.base_time = Some(number(r, label, &item, vat)?),
-            BU => rec.base_unit = Some(text(label, item)?),
-            BV => rec.base_value = Some(number(r, label, &item, vat)?),
-            BS => rec.base_sum = Some(number(r, label, &item, vat)?),
-            N => rec.name = Some(text(label, item)?),
-            U => rec.unit = Some(text(label, item)?),
+            BN => rec.base_name(text(label, item)?),
+            BT => rec.base_time(number(r, label, &item, vat)?),
+            BU => rec.base_unit(text(label, item)?),
+            BV => rec.base_value(number(r, label, &item, vat)?),
+            BS => rec.base_sum(number(r, label, &item, vat)?),
+            N => rec.name(text(label, item)?),
+            U => rec.unit(text(label, item)?),
             V => {
                 let n = number(r, label, &item, vat)?;
                 set_value(rec, RecordValue::Number(n))?;
@@ -189,9 +254,9 @@ fn record<'a>(r: &mut Reader<'a>, rec: &mut Record<'a>) -> Result<(), DecodeErro
                 Item::Bool(b) => set_value(rec, RecordValue::Bool(b))?,
                 _ => return Err(bad(label, "a boolean")),
             },
-            S => rec.sum = Some(number(r, label, &item, vat)?),
-            T => rec.time = Some(number(r, label, &item, vat)?),
-            UT => rec.update_time = Some(number(r, label, &item, vat)?),
+            S => rec.sum(number(r, label, &item, vat)?),
+            T => rec.time(number(r, label, &item, vat)?),
+            UT => rec.update_time(number(r, label, &item, vat)?),
             VD => match item {
                 Item::Bytes(b) => set_value(rec, RecordValue::Data(b))?,
                 _ => return Err(bad(label, "a byte string")),

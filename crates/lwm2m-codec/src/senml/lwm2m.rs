@@ -5,9 +5,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use lwm2m_core::{ContentFormat, ModelRegistry, Objlnk, Path, Timestamp, Value};
+use lwm2m_core::{
+    ContentFormat, InstanceId, ModelRegistry, ObjectId, Objlnk, Path, ResourceId, ResourceInstanceId, Timestamp, Value,
+};
 
+use super::cbor::RecordOut;
 use super::{Number, Record, RecordValue};
+use crate::cbor_io::{Item, Reader};
 use crate::raw::{Raw, TypeCache};
 use crate::tree::Sink;
 use crate::{DecodeError, EncodeError, Limits};
@@ -63,6 +67,7 @@ fn fast_path(a: &[u8], b: &[u8]) -> Option<Path> {
     Path::from_ids(&st.ids[..st.n]).ok()
 }
 
+#[derive(Clone, Copy)]
 struct NameState {
     ids: [u16; 4],
     n: usize,
@@ -71,6 +76,39 @@ struct NameState {
 }
 
 impl NameState {
+    const START: NameState = NameState { ids: [0; 4], n: 0, cur: 0, digits: 0 };
+
+    /// Steps over all of `bytes`; `None` if the fast parser does not accept them.
+    #[inline(always)]
+    fn steps(&mut self, bytes: &[u8]) -> Option<()> {
+        for &c in bytes {
+            self.step(c)?;
+        }
+        Some(())
+    }
+
+    /// The path parsed so far, closing a pending segment.
+    #[inline(always)]
+    fn finish(mut self) -> Option<Path> {
+        if self.digits > 0 {
+            self.push()?;
+        }
+        // Every id is below 65535 (`push` checks), so only the depth can be wrong.
+        let [o, i, r, ri] = self.ids;
+        Some(match self.n {
+            0 => Path::ROOT,
+            1 => Path::object(ObjectId::new(o)?),
+            2 => Path::instance(ObjectId::new(o)?, InstanceId::new(i)?),
+            3 => Path::resource(ObjectId::new(o)?, InstanceId::new(i)?, ResourceId::new(r)?),
+            _ => Path::resource_instance(
+                ObjectId::new(o)?,
+                InstanceId::new(i)?,
+                ResourceId::new(r)?,
+                ResourceInstanceId::new(ri)?,
+            ),
+        })
+    }
+
     #[inline(always)]
     fn step(&mut self, c: u8) -> Option<()> {
         let d = c.wrapping_sub(b'0');
@@ -197,13 +235,11 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
     limits: &Limits,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
+    if format == ContentFormat::SENML_CBOR {
+        return decode_cbor_into(payload, model, limits, sink);
+    }
     let mut ctx = Context::default();
     let mut types = TypeCache::new(model);
-    if format == ContentFormat::SENML_CBOR {
-        if let Some(n) = super::cbor::announced_records(payload, limits) {
-            sink.records_hint(n);
-        }
-    }
     for_each_record(format, payload, limits, |rec| {
         let (path, time, value) = ctx.resolve(format, rec)?;
         // Not `ok_or`: that would build (and drop) the error for every record.
@@ -211,6 +247,182 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
         let value = typed(format, &path, value, &mut types)?;
         sink.entry(path, value, time)
     })
+}
+
+/// The fields of a SenML record the LwM2M layer uses; [`super::cbor::record`] checks the
+/// others and drops them. Smaller than a [`Record`], so cheaper to clear and move.
+#[derive(Default)]
+struct Fields<'a> {
+    bn: Option<Cow<'a, str>>,
+    bt: Option<Number>,
+    bv: Option<Number>,
+    n: Option<Cow<'a, str>>,
+    t: Option<Number>,
+    value: Option<RecordValue<'a>>,
+}
+
+impl<'a> RecordOut<'a> for Fields<'a> {
+    #[inline(always)]
+    fn base_name(&mut self, v: Cow<'a, str>) {
+        self.bn = Some(v);
+    }
+    #[inline(always)]
+    fn base_time(&mut self, v: Number) {
+        self.bt = Some(v);
+    }
+    #[inline(always)]
+    fn base_value(&mut self, v: Number) {
+        self.bv = Some(v);
+    }
+    #[inline(always)]
+    fn name(&mut self, v: Cow<'a, str>) {
+        self.n = Some(v);
+    }
+    #[inline(always)]
+    fn time(&mut self, v: Number) {
+        self.t = Some(v);
+    }
+    #[inline(always)]
+    fn has_value(&self) -> bool {
+        self.value.is_some()
+    }
+    #[inline(always)]
+    fn value(&mut self, v: RecordValue<'a>) {
+        self.value = Some(v);
+    }
+}
+
+/// The current base name and, when the fast name parser accepts it, its parse state, so
+/// that each record's name is parsed from where the base name left off instead of from
+/// the start of the concatenation.
+enum BaseName<'a> {
+    /// No base name (or an empty one): `n` is the whole path.
+    Empty,
+    /// A base name the fast parser accepts as a path prefix, and the state after it.
+    Prefix(Cow<'a, str>, NameState),
+    /// Any other base name: names go through [`parse_name`] (which reports the error).
+    Other(Cow<'a, str>),
+}
+
+impl<'a> BaseName<'a> {
+    fn new(bn: Cow<'a, str>) -> Self {
+        let mut st = NameState::START;
+        match bn.as_bytes().split_first() {
+            None => BaseName::Empty,
+            Some((b'/', rest)) if st.steps(rest).is_some() => BaseName::Prefix(bn, st),
+            Some(_) => BaseName::Other(bn),
+        }
+    }
+
+    /// The path of base name + `n`: the same result (and errors) as [`parse_name`].
+    #[inline(always)]
+    fn path(&self, n: &str) -> Result<Path, DecodeError> {
+        let n = n.as_bytes();
+        let fast = match self {
+            BaseName::Empty => match n.split_first() {
+                Some((b'/', rest)) => {
+                    let mut st = NameState::START;
+                    st.steps(rest).and_then(|()| st.finish())
+                }
+                _ => None,
+            },
+            BaseName::Prefix(_, st) => {
+                let mut st = *st;
+                st.steps(n).and_then(|()| st.finish())
+            }
+            BaseName::Other(_) => None,
+        };
+        match fast {
+            Some(p) => Ok(p),
+            None => self.slow_path(n),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slow_path(&self, n: &[u8]) -> Result<Path, DecodeError> {
+        let bn = match self {
+            BaseName::Empty => "",
+            BaseName::Prefix(bn, _) | BaseName::Other(bn) => bn,
+        };
+        // `n` came from a `str`.
+        let n = core::str::from_utf8(n).map_err(|_| DecodeError::InvalidUtf8 { format: CBOR, offset: 0 })?;
+        parse_name(CBOR, bn, n)
+    }
+}
+
+const CBOR: ContentFormat = ContentFormat::SENML_CBOR;
+
+/// SenML CBOR straight into `sink`: the same checks and results as walking [`Record`]s
+/// and resolving them (`for_each_record` + [`Context::resolve`]), without the generic
+/// record, the name cache, or parsing the base name again for every record.
+fn decode_cbor_into<'a, M: ModelRegistry + ?Sized, S: Sink>(
+    payload: &'a [u8],
+    model: &M,
+    limits: &'a Limits,
+    sink: &mut S,
+) -> Result<(), DecodeError> {
+    limits.check_payload(payload.len())?;
+    let mut r = Reader::new(payload, CBOR, limits);
+    let at = r.offset();
+    let Item::Array(len) = r.next()? else {
+        return Err(r.malformed(at, "a SenML pack is an array of records"));
+    };
+    if let Some(n) = len {
+        sink.records_hint(r.check_count(n, at)?);
+    }
+    let mut types = TypeCache::new(model);
+    let mut base = BaseName::Empty;
+    // The last name resolved under the current base name, and its path: time series
+    // repeat names, and comparing bytes is cheaper than parsing them again.
+    let mut last: Option<(&'a str, Path)> = None;
+    let (mut bt, mut bv): (Option<Number>, Option<Number>) = (None, None);
+    let mut count = 0usize;
+    loop {
+        match len {
+            Some(n) if count as u64 >= n => break,
+            None if r.peek_break()? => break,
+            _ => {}
+        }
+        count += 1;
+        limits.check_entries(count)?;
+        let mut rec = Fields::default();
+        super::cbor::record(&mut r, &mut rec)?;
+        if let Some(name) = rec.bn {
+            base = BaseName::new(name);
+            last = None;
+        }
+        if rec.bt.is_some() {
+            bt = rec.bt;
+        }
+        if rec.bv.is_some() {
+            bv = rec.bv;
+        }
+        let path = match (&rec.n, last) {
+            (Some(Cow::Borrowed(n)), Some((last_n, path))) if *n == last_n => path,
+            (Some(Cow::Borrowed(n)), _) => {
+                let path = base.path(n)?;
+                last = Some((n, path));
+                path
+            }
+            (n, _) => base.path(n.as_deref().unwrap_or(""))?,
+        };
+        let time = match (bt, rec.t) {
+            (None, None) => None,
+            (a, b) => {
+                let t = a.unwrap_or(Number::Int(0)).add(b.unwrap_or(Number::Int(0))).as_f64();
+                (t != 0.0).then_some(t)
+            }
+        };
+        let value = match (rec.value, bv) {
+            (Some(RecordValue::Number(n)), Some(bv)) => RecordValue::Number(bv.add(n)),
+            (Some(v), _) => v,
+            (None, _) => return Err(DecodeError::MissingValue { format: CBOR, path }),
+        };
+        let value = typed(CBOR, &path, value, &mut types)?;
+        sink.entry(path, value, time)?;
+    }
+    r.finish()
 }
 
 /// Decodes the `n`-only request form (Read-Composite, Observe-Composite) into paths.
