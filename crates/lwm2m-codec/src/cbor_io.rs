@@ -36,6 +36,17 @@ pub(crate) enum Item<'a> {
     Break,
 }
 
+/// A number item, as read by [`Reader::number`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    /// An unsigned integer.
+    UInt(u64),
+    /// A negative integer `-1 - n`, carried as `n`.
+    NegInt(u64),
+    /// A half, single or double precision float.
+    Float(f64),
+}
+
 /// A cursor over a CBOR payload.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
@@ -199,6 +210,53 @@ impl<'a> Reader<'a> {
                 .map_err(|_| DecodeError::InvalidUtf8 { format: self.format, offset: start })?;
             Ok(Item::Text(Cow::Owned(s)))
         }
+    }
+
+    /// Reads the next item if it is a definite-length text string shorter than 256 bytes
+    /// (the usual SenML name); `Ok(None)`, consuming nothing, for anything else. Same checks
+    /// and errors as [`Reader::next`], without building an [`Item`].
+    #[inline(always)]
+    pub(crate) fn short_text(&mut self) -> Result<Option<&'a str>, DecodeError> {
+        let start = self.pos;
+        let (len, header) = match self.buf.get(start) {
+            Some(&b @ 0x60..=0x77) => (b & 0x1f, 1),
+            Some(0x78) => match self.buf.get(start + 1) {
+                Some(&len) => (len, 2),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        self.pos = start + header;
+        let n = self.checked_len(u64::from(len), start)?;
+        let s = self.take(n)?;
+        core::str::from_utf8(s).map(Some).map_err(|_| DecodeError::InvalidUtf8 { format: self.format, offset: start })
+    }
+
+    /// Reads the next item if it is an integer or a float; `Ok(None)`, consuming nothing,
+    /// for anything else. Same checks and errors as [`Reader::next`].
+    #[inline(always)]
+    pub(crate) fn number(&mut self) -> Result<Option<Num>, DecodeError> {
+        let start = self.pos;
+        let Some(&ib) = self.buf.get(start) else { return Ok(None) };
+        let info = ib & 0x1f;
+        let num = match (ib >> 5, info) {
+            (0, 0..=23) => Num::UInt(u64::from(info)),
+            (1, 0..=23) => Num::NegInt(u64::from(info)),
+            (0 | 1, 24..=27) | (7, 25..=27) => {
+                self.pos = start + 1;
+                let arg = self.argument(info, start)?.unwrap_or(0);
+                return Ok(Some(match (ib >> 5, info) {
+                    (0, _) => Num::UInt(arg),
+                    (1, _) => Num::NegInt(arg),
+                    (_, 25) => Num::Float(f16_to_f64(u16::try_from(arg).unwrap_or(0))),
+                    (_, 26) => Num::Float(f64::from(f32::from_bits(u32::try_from(arg).unwrap_or(0)))),
+                    _ => Num::Float(f64::from_bits(arg)),
+                }));
+            }
+            _ => return Ok(None),
+        };
+        self.pos = start + 1;
+        Ok(Some(num))
     }
 
     /// Consumes and returns a one-byte integer item (`-24..=23`), the usual form of a SenML

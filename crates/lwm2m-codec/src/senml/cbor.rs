@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use lwm2m_core::ContentFormat;
 
 use super::{Number, Record, RecordValue};
-use crate::cbor_io::{Item, Reader, Writer, neg_int};
+use crate::cbor_io::{Item, Num, Reader, Writer, neg_int};
 use crate::{DecodeError, Limits};
 
 const CF: ContentFormat = ContentFormat::SENML_CBOR;
@@ -225,7 +225,6 @@ pub(crate) fn record<'a, R: RecordOut<'a>>(r: &mut Reader<'a>, rec: &mut R) -> R
         }
         seen |= bit;
         let vat = r.offset();
-        let item = r.next()?;
         let set_value = |rec: &mut R, v| {
             if rec.has_value() {
                 return Err(bad(label, "the only value of its record"));
@@ -233,6 +232,40 @@ pub(crate) fn record<'a, R: RecordOut<'a>>(r: &mut Reader<'a>, rec: &mut R) -> R
             rec.value(v);
             Ok(())
         };
+        // Fast paths for the labels every LwM2M record uses, in their usual encodings (a
+        // short definite text name, a number): no generic `Item`. Anything else goes to the
+        // generic reader below, which gives the same results and reports the errors.
+        match label {
+            N | BN => {
+                if let Some(t) = r.short_text()? {
+                    if label == N {
+                        rec.name(Cow::Borrowed(t));
+                    } else {
+                        rec.base_name(Cow::Borrowed(t));
+                    }
+                    continue;
+                }
+            }
+            V | T | BT => {
+                if let Some(num) = r.number()? {
+                    let n = match num {
+                        Num::UInt(v) => i64::try_from(v).map_or(Number::UInt(v), Number::Int),
+                        Num::NegInt(n) => neg_int(n)
+                            .map(Number::Int)
+                            .ok_or_else(|| r.malformed(vat, "negative integer below -2^63"))?,
+                        Num::Float(v) => Number::Float(v),
+                    };
+                    match label {
+                        V => set_value(rec, RecordValue::Number(n))?,
+                        T => rec.time(n),
+                        _ => rec.base_time(n),
+                    }
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        let item = r.next()?;
         match label {
             BVER => match item {
                 Item::UInt(v) => rec.base_version(v),
