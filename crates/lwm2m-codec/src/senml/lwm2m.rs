@@ -543,3 +543,101 @@ pub(crate) fn encode_paths(format: ContentFormat, paths: &[Path]) -> Vec<u8> {
         paths.iter().map(|p| Record { name: Some(Cow::Owned(path_text(p, 0, false))), ..Record::default() }).collect();
     if format == ContentFormat::SENML_CBOR { super::cbor::encode(&recs) } else { super::json::encode(&recs) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::vec;
+
+    /// Collects entries with their times.
+    struct Collect(Vec<(Path, Value, Option<f64>)>);
+
+    impl Sink for Collect {
+        fn entry(&mut self, path: Path, value: Value, time: Option<f64>) -> Result<(), DecodeError> {
+            self.0.push((path, value, time));
+            Ok(())
+        }
+    }
+
+    /// The generic route: every record as a [`Record`], resolved by [`Context`].
+    fn via_records(payload: &[u8], limits: &Limits) -> Result<Vec<(Path, Value, Option<f64>)>, DecodeError> {
+        let format = ContentFormat::SENML_CBOR;
+        let mut ctx = Context::default();
+        let mut types = TypeCache::new(&lwm2m_core::NoModel);
+        let mut out = Collect(Vec::new());
+        super::super::cbor::for_each(payload, limits, |rec| {
+            let (path, time, value) = ctx.resolve(format, rec)?;
+            let Some(value) = value else { return Err(DecodeError::MissingValue { format, path }) };
+            let value = typed(format, &path, value, &mut types)?;
+            out.entry(path, value, time)
+        })?;
+        Ok(out.0)
+    }
+
+    fn direct(payload: &[u8], limits: &Limits) -> Result<Vec<(Path, Value, Option<f64>)>, DecodeError> {
+        let mut out = Collect(Vec::new());
+        decode_cbor_into(payload, &lwm2m_core::NoModel, limits, &mut out)?;
+        Ok(out.0)
+    }
+
+    fn rec<'a>(bn: Option<&'a str>, n: Option<&'a str>, value: Option<RecordValue<'a>>) -> Record<'a> {
+        Record { base_name: bn.map(Cow::Borrowed), name: n.map(Cow::Borrowed), value, ..Record::default() }
+    }
+
+    /// The direct SenML CBOR decoder agrees with the record-by-record route, results and
+    /// errors, on base-name variants and on every truncation and many byte flips.
+    #[test]
+    fn direct_decoder_matches_the_record_route() {
+        let num = |v| Some(RecordValue::Number(Number::Int(v)));
+        let packs: Vec<Vec<Record<'_>>> = vec![
+            vec![rec(Some("/3/0/"), Some("0"), num(1)), rec(None, Some("6/1"), num(2)), rec(None, Some("9"), num(3))],
+            vec![rec(Some("/3/0"), Some("/1"), num(1)), rec(Some(""), Some("/3/0/2"), num(2))],
+            vec![rec(Some("/3/"), Some("0/1"), num(1)), rec(Some("3/0/"), Some("1"), num(2))],
+            vec![rec(Some("/3//"), Some("1"), num(1))],
+            vec![rec(Some("/3/0/"), Some("65535"), num(1))],
+            vec![rec(Some("/3/0/"), Some("1/2/3"), num(1))],
+            vec![rec(None, Some("3/0/1"), num(1))],
+            vec![rec(Some("/x/"), Some("1"), num(1))],
+            vec![rec(None, Some("/3/0/1"), None)],
+            vec![
+                Record {
+                    base_time: Some(Number::Int(100)),
+                    base_value: Some(Number::Int(5)),
+                    ..rec(None, Some("/3/0/1"), num(1))
+                },
+                Record {
+                    time: Some(Number::Float(1.5)),
+                    ..rec(None, Some("/3/0/1"), Some(RecordValue::Number(Number::Float(2.5))))
+                },
+                Record { time: Some(Number::Int(-100)), ..rec(None, Some("/3/0/2"), Some(RecordValue::Bool(true))) },
+                rec(None, Some("/3/0/3"), Some(RecordValue::String(Cow::Borrowed("text")))),
+                rec(None, Some("/3/0/4"), Some(RecordValue::Data(Cow::Borrowed(&[1, 2])))),
+                rec(None, Some("/3/0/5"), Some(RecordValue::ObjectLink(Cow::Borrowed("3:0")))),
+            ],
+        ];
+        let limits = Limits::DEFAULT;
+        for pack in &packs {
+            let payload = super::super::cbor::encode(pack);
+            let same = |p: &[u8]| {
+                assert_eq!(format!("{:?}", direct(p, &limits)), format!("{:?}", via_records(p, &limits)), "{p:02x?}");
+            };
+            same(&payload);
+            for cut in 0..payload.len() {
+                same(&payload[..cut]);
+            }
+            for i in 0..payload.len() {
+                for flip in [0x01u8, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff] {
+                    let mut p = payload.clone();
+                    p[i] ^= flip;
+                    same(&p);
+                }
+            }
+        }
+        // Indefinite-length names and packs take the generic reader.
+        let indefinite =
+            [0x9f, 0xa2, 0x00, 0x7f, 0x62, b'/', b'3', 0x64, b'/', b'0', b'/', b'1', 0xff, 0x02, 0x01, 0xff];
+        assert_eq!(format!("{:?}", direct(&indefinite, &limits)), format!("{:?}", via_records(&indefinite, &limits)));
+        assert!(direct(&indefinite, &limits).is_ok());
+    }
+}
