@@ -4,13 +4,15 @@
 
 #![cfg(all(feature = "dtls", feature = "tokio"))]
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lwm2m_transport::driver::{self, Handler, NotFound, Responder};
+use lwm2m_transport::driver::{self, DatagramTransport, Handler, NotFound, Responder};
 use lwm2m_transport::dtls::{
     ClientConfig, DtlsClientSocket, DtlsError, DtlsServer, DtlsServerSocket, MemoryCredentialStore, PskCredential,
     ServerConfig,
@@ -43,6 +45,97 @@ async fn dtls_server(identity: &[u8], key: &[u8]) -> (DtlsServerSocket, SocketAd
     let socket = DtlsServerSocket::bind("127.0.0.1:0".parse().unwrap(), server).await.unwrap();
     let addr = socket.local_addr().unwrap();
     (socket, addr)
+}
+
+/// Polls one `recv_from` exactly once and drops it: the harshest cancellation the driver's
+/// `select!` can inflict (it drops the receive future whenever a command or timer wins).
+async fn recv_polled_once<T: DatagramTransport<Addr = SocketAddr>>(
+    transport: &T,
+    buf: &mut [u8],
+) -> Option<std::io::Result<(usize, SocketAddr)>> {
+    let mut receive = std::pin::pin!(transport.recv_from(buf));
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match receive.as_mut().poll(cx) {
+            Poll::Ready(result) => Some(result),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// Receives `count` datagrams through futures that are each polled once and dropped.
+async fn receive_with_cancellation<T: DatagramTransport<Addr = SocketAddr>>(
+    transport: &T,
+    count: usize,
+) -> (Vec<(Vec<u8>, SocketAddr)>, usize) {
+    let mut got = Vec::new();
+    let mut cancelled = 0;
+    let mut buf = [0u8; 256];
+    while got.len() < count {
+        match recv_polled_once(transport, &mut buf).await {
+            Some(Ok((n, from))) => got.push((buf[..n].to_vec(), from)),
+            Some(Err(err)) => panic!("receive failed: {err}"),
+            None => {
+                cancelled += 1;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    (got, cancelled)
+}
+
+#[tokio::test]
+async fn recv_from_is_cancel_safe_on_both_sockets() {
+    const COUNT: usize = 200;
+    let (server, addr) = dtls_server(b"cancel-device", b"0123456789abcdef").await;
+    let server = Arc::new(server);
+    // The server task runs the handshake and echoes every datagram, receiving only through
+    // futures it drops after one poll.
+    let echo = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let (got, cancelled) = receive_with_cancellation(&*server, COUNT).await;
+            for (payload, from) in &got {
+                server.send_to(payload, from).await.unwrap();
+            }
+            (got, cancelled)
+        })
+    };
+    let credential = PskCredential::new(b"cancel-device", b"0123456789abcdef").unwrap();
+    let client =
+        tokio::time::timeout(Duration::from_secs(10), DtlsClientSocket::connect(addr, ClientConfig::psk(credential)))
+            .await
+            .expect("handshake timed out")
+            .unwrap();
+    let sent: Vec<Vec<u8>> = (0..COUNT).map(|i| format!("datagram {i}").into_bytes()).collect();
+    for (i, payload) in sent.iter().enumerate() {
+        client.send_to(payload, &addr).await.unwrap();
+        if i % 20 == 19 {
+            // Pauses make the receiver find nothing and cancel between bursts.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let (got, server_cancelled) =
+        tokio::time::timeout(Duration::from_secs(10), echo).await.expect("server side stalled").unwrap();
+    let received: Vec<Vec<u8>> = got.iter().map(|(payload, _)| payload.clone()).collect();
+    assert_eq!(received, sent, "every datagram exactly once, in order");
+    let (echoed, client_cancelled) =
+        tokio::time::timeout(Duration::from_secs(10), receive_with_cancellation(&client, COUNT))
+            .await
+            .expect("client side stalled");
+    let echoed: Vec<Vec<u8>> = echoed
+        .into_iter()
+        .map(|(payload, from)| {
+            assert_eq!(from, addr);
+            payload
+        })
+        .collect();
+    assert_eq!(echoed, sent);
+    assert!(
+        server_cancelled > 0 && client_cancelled > 0,
+        "receives were cancelled ({server_cancelled}, {client_cancelled})"
+    );
+    assert_eq!(server.take_handshake_failures().len(), 0);
 }
 
 fn peer(name: &str) -> Option<std::path::PathBuf> {

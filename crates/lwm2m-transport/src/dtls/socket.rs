@@ -4,18 +4,28 @@
 //! the server side reports each peer's [`AuthenticatedIdentity`] to the engine
 //! (`IncomingRequest::identity`).
 //!
-//! `recv_from` is cancel-safe (the driver polls it inside `select!`): all DTLS state lives behind a
-//! mutex that is never held across an await, decrypted datagrams wait in a queue, and DTLS's own
-//! packets (handshake flights, alerts) go out with non-blocking sends (a full socket buffer only
-//! costs a retransmission). `recv_from` also runs the DTLS timers while it waits.
+//! `recv_from` is cancel-safe (the driver polls it inside `select!` and drops it whenever a
+//! command or a timer wins): it is a plain poll function over state that lives behind a mutex
+//! held only within one poll. Each poll reads datagrams into a buffer the socket owns until one
+//! decrypts to application data or the socket is empty, runs the DTLS timers, and returns a
+//! decrypted datagram in the same poll that dequeues it, so nothing is ever half-received in a
+//! dropped future. The DTLS timer is one
+//! tokio `Sleep` per socket, re-armed only when the deadline moves earlier. Records go out with
+//! non-blocking sends; only a full socket buffer makes `send_to` wait (DTLS's own handshake
+//! flights and alerts are never waited for: a lost one only costs a retransmission).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
+use tokio::time::Sleep;
 
 use super::client::{ClientEvent, ClientState, DtlsClient};
 use super::config::ClientConfig;
@@ -25,6 +35,7 @@ use super::server::{DtlsServer, ServerEvent, ServerStats};
 use crate::driver::DatagramTransport;
 use crate::engine::PeerIdentity;
 
+/// Largest UDP datagram read from the socket (bigger ones are truncated and fail to decrypt).
 const RECV_BUFFER: usize = 2048;
 
 fn io_error(error: DtlsError) -> io::Error {
@@ -44,17 +55,52 @@ fn copy_out(buf: &mut [u8], payload: &[u8]) -> usize {
     n
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
+/// The DTLS timer of one socket: a single tokio [`Sleep`], kept between `recv_from` calls and
+/// re-armed only when the DTLS deadline moves earlier than the armed instant. A later deadline
+/// (the idle deadline moves with every datagram) keeps the earlier instant: when it fires the
+/// endpoint's `handle_timeout` finds nothing due and the timer is re-armed at the real deadline.
+#[derive(Default)]
+struct DtlsTimer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: Option<Instant>,
+}
+
+impl DtlsTimer {
+    /// Ready once `deadline` (or the earlier armed instant) has passed.
+    fn poll(&mut self, cx: &mut Context<'_>, deadline: Option<Instant>) -> Poll<()> {
+        let Some(deadline) = deadline else { return Poll::Pending };
+        let at = tokio::time::Instant::from_std(deadline);
+        let sleep = match (&mut self.sleep, self.armed) {
+            (Some(sleep), Some(armed)) if armed <= deadline => sleep,
+            (Some(sleep), _) => {
+                sleep.as_mut().reset(at);
+                self.armed = Some(deadline);
+                sleep
+            }
+            (slot @ None, _) => {
+                self.armed = Some(deadline);
+                slot.insert(Box::pin(tokio::time::sleep_until(at)))
+            }
+        };
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.armed = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 struct ServerShared {
     server: DtlsServer,
-    inbox: VecDeque<(SocketAddr, Vec<u8>)>,
+    inbox: VecDeque<(SocketAddr, Arc<AuthenticatedIdentity>, Vec<u8>)>,
     failures: VecDeque<(SocketAddr, DtlsError)>,
+    /// The peer and identity of the datagram `recv_from` returned last (the driver asks for the
+    /// identity right after each datagram).
+    last: Option<(SocketAddr, Arc<AuthenticatedIdentity>)>,
+    timer: DtlsTimer,
+    raw: Box<[u8]>,
 }
 
 /// A DTLS server on one UDP socket, for [`crate::driver::spawn`].
@@ -75,7 +121,15 @@ const MAX_FAILURES: usize = 256;
 impl DtlsServerSocket {
     /// Serves DTLS on an already bound socket.
     pub fn new(socket: UdpSocket, server: DtlsServer) -> Self {
-        Self { socket, shared: Mutex::new(ServerShared { server, inbox: VecDeque::new(), failures: VecDeque::new() }) }
+        let shared = ServerShared {
+            server,
+            inbox: VecDeque::new(),
+            failures: VecDeque::new(),
+            last: None,
+            timer: DtlsTimer::default(),
+            raw: vec![0; RECV_BUFFER].into_boxed_slice(),
+        };
+        Self { socket, shared: Mutex::new(shared) }
     }
 
     /// Binds `addr` and serves DTLS on it.
@@ -107,11 +161,12 @@ impl DtlsServerSocket {
         self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Collects events and sends DTLS's own packets; returns when the next timer is due.
-    fn pump(&self, shared: &mut ServerShared) -> Option<Instant> {
+    /// Collects events and sends DTLS's own packets (handshake flights, alerts) without waiting:
+    /// a full socket buffer only costs a retransmission.
+    fn pump(&self, shared: &mut ServerShared) {
         while let Some(event) = shared.server.poll_event() {
             match event {
-                ServerEvent::Datagram(d) => shared.inbox.push_back((d.peer, d.payload)),
+                ServerEvent::Datagram(d) => shared.inbox.push_back((d.peer, d.identity, d.payload)),
                 ServerEvent::HandshakeFailed { peer, error } => {
                     tracing::debug!(%peer, %error, "DTLS handshake failed");
                     if shared.failures.len() >= MAX_FAILURES {
@@ -128,7 +183,40 @@ impl DtlsServerSocket {
                 tracing::debug!(%err, peer = %t.destination, "DTLS send failed");
             }
         }
-        shared.server.poll_timeout()
+    }
+
+    /// One poll of `recv_from`: every state change happens under the lock inside this call and a
+    /// decrypted datagram is returned in the same call that dequeues it, so dropping the
+    /// `recv_from` future between polls (the driver's `select!`) loses nothing.
+    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        loop {
+            if let Some((peer, identity, payload)) = shared.inbox.pop_front() {
+                shared.last = Some((peer, identity));
+                return Poll::Ready(Ok((copy_out(buf, &payload), peer)));
+            }
+            // Read everything the socket holds before sleeping (tokio's cooperative budget
+            // bounds this loop).
+            let mut raw = ReadBuf::new(&mut shared.raw);
+            match self.socket.poll_recv_from(cx, &mut raw) {
+                Poll::Ready(Ok(peer)) => {
+                    shared.server.handle_datagram(Instant::now(), peer, raw.filled());
+                    self.pump(shared);
+                    continue;
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => {}
+            }
+            let deadline = shared.server.poll_timeout();
+            match shared.timer.poll(cx, deadline) {
+                Poll::Ready(()) => {
+                    shared.server.handle_timeout(Instant::now());
+                    self.pump(shared);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 
@@ -136,45 +224,39 @@ impl DatagramTransport for DtlsServerSocket {
     type Addr = SocketAddr;
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut raw = [0u8; RECV_BUFFER];
-        loop {
-            let deadline = {
-                let mut shared = self.lock();
-                if let Some((peer, payload)) = shared.inbox.pop_front() {
-                    return Ok((copy_out(buf, &payload), peer));
-                }
-                self.pump(&mut shared)
-            };
-            tokio::select! {
-                received = self.socket.recv_from(&mut raw) => {
-                    let (n, peer) = received?;
-                    let mut shared = self.lock();
-                    shared.server.handle_datagram(Instant::now(), peer, raw.get(..n).unwrap_or_default());
-                    self.pump(&mut shared);
-                }
-                () = sleep_until(deadline) => {
-                    let mut shared = self.lock();
-                    shared.server.handle_timeout(Instant::now());
-                    self.pump(&mut shared);
-                }
-            }
-        }
+        std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
 
     async fn send_to(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        let transmits: Vec<_> = {
+        // Records go out at once with non-blocking sends; only what a full socket buffer refuses
+        // waits for the socket.
+        let mut blocked = Vec::new();
+        {
             let mut shared = self.lock();
             shared.server.send(Instant::now(), *addr, buf).map_err(io_error)?;
-            std::iter::from_fn(|| shared.server.poll_transmit()).collect()
-        };
-        for t in transmits {
+            while let Some(t) = shared.server.poll_transmit() {
+                if blocked.is_empty() {
+                    match self.socket.try_send_to(&t.payload, t.destination) {
+                        Ok(_) => continue,
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                blocked.push(t);
+            }
+        }
+        for t in blocked {
             self.socket.send_to(&t.payload, t.destination).await?;
         }
         Ok(buf.len())
     }
 
     fn peer_identity(&self, addr: &SocketAddr) -> Option<PeerIdentity> {
-        self.lock().server.identity(*addr).map(|i| i.to_peer_identity())
+        let shared = self.lock();
+        match &shared.last {
+            Some((peer, identity)) if peer == addr => Some(identity.to_peer_identity()),
+            _ => shared.server.identity(*addr).map(|i| i.to_peer_identity()),
+        }
     }
 }
 
@@ -183,6 +265,9 @@ struct ClientShared {
     inbox: VecDeque<Vec<u8>>,
     last_received: Instant,
     failure: Option<DtlsError>,
+    rehandshake_after: Option<Duration>,
+    timer: DtlsTimer,
+    raw: Box<[u8]>,
 }
 
 /// A DTLS client session on its own UDP socket, for [`crate::driver::spawn`].
@@ -196,7 +281,6 @@ pub struct DtlsClientSocket {
     socket: UdpSocket,
     server: SocketAddr,
     shared: Mutex<ClientShared>,
-    rehandshake_after: Mutex<Option<Duration>>,
 }
 
 impl std::fmt::Debug for DtlsClientSocket {
@@ -217,12 +301,16 @@ impl DtlsClientSocket {
         socket.connect(server).await.map_err(|e| DtlsError::InvalidConfig(format!("cannot reach {server}: {e}")))?;
         let now = Instant::now();
         let client = DtlsClient::new(config, now)?;
-        let this = Self {
-            socket,
-            server,
-            shared: Mutex::new(ClientShared { client, inbox: VecDeque::new(), last_received: now, failure: None }),
-            rehandshake_after: Mutex::new(Some(Duration::from_secs(60))),
+        let shared = ClientShared {
+            client,
+            inbox: VecDeque::new(),
+            last_received: now,
+            failure: None,
+            rehandshake_after: Some(Duration::from_secs(60)),
+            timer: DtlsTimer::default(),
+            raw: vec![0; RECV_BUFFER].into_boxed_slice(),
         };
+        let this = Self { socket, server, shared: Mutex::new(shared) };
         tokio::time::timeout(timeout + Duration::from_secs(1), this.wait_connected())
             .await
             .map_err(|_| DtlsError::HandshakeTimeout(timeout))??;
@@ -231,9 +319,7 @@ impl DtlsClientSocket {
 
     /// Sets (or disables with None) the quiet interval after which a send re-handshakes first.
     pub fn set_rehandshake_after(&self, after: Option<Duration>) {
-        if let Ok(mut value) = self.rehandshake_after.lock() {
-            *value = after;
-        }
+        self.lock().rehandshake_after = after;
     }
 
     /// The server address.
@@ -260,7 +346,8 @@ impl DtlsClientSocket {
         self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn pump(&self, shared: &mut ClientShared) -> Option<Instant> {
+    /// Collects events and sends DTLS's own packets without waiting.
+    fn pump(&self, shared: &mut ClientShared) {
         while let Some(event) = shared.client.poll_event() {
             match event {
                 ClientEvent::Datagram(d) => shared.inbox.push_back(d),
@@ -274,44 +361,69 @@ impl DtlsClientSocket {
                 tracing::debug!(%err, "DTLS send failed");
             }
         }
-        shared.client.poll_timeout()
+    }
+
+    /// Feeds one datagram or one due timer to the session; `Pending` when there is neither.
+    /// Receive errors (ICMP unreachable on a connected socket) are not fatal here: the handshake
+    /// deadline or the CoAP layer decides.
+    fn poll_step(&self, cx: &mut Context<'_>, shared: &mut ClientShared) -> Poll<()> {
+        let mut raw = ReadBuf::new(&mut shared.raw);
+        match self.socket.poll_recv(cx, &mut raw) {
+            Poll::Ready(Ok(())) => {
+                let now = Instant::now();
+                shared.last_received = now;
+                shared.client.handle_datagram(now, raw.filled());
+                self.pump(shared);
+                return Poll::Ready(());
+            }
+            Poll::Ready(Err(err)) => {
+                tracing::debug!(%err, "DTLS receive error");
+                return Poll::Ready(());
+            }
+            Poll::Pending => {}
+        }
+        let deadline = shared.client.poll_timeout();
+        match shared.timer.poll(cx, deadline) {
+            Poll::Ready(()) => {
+                shared.client.handle_timeout(Instant::now());
+                self.pump(shared);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Drives the socket until the handshake completes or fails.
     async fn wait_connected(&self) -> Result<(), DtlsError> {
-        let mut raw = [0u8; RECV_BUFFER];
-        loop {
-            let deadline = {
-                let mut shared = self.lock();
-                let deadline = self.pump(&mut shared);
+        std::future::poll_fn(|cx| {
+            let mut guard = self.lock();
+            let shared = &mut *guard;
+            loop {
+                self.pump(shared);
                 if let Some(error) = shared.failure.take() {
-                    return Err(error);
+                    return Poll::Ready(Err(error));
                 }
                 if shared.client.state() == ClientState::Connected {
-                    return Ok(());
+                    return Poll::Ready(Ok(()));
                 }
-                deadline
-            };
-            self.step(&mut raw, deadline).await;
-        }
-    }
-
-    /// Waits for one datagram or timer and feeds it to the session.
-    async fn step(&self, raw: &mut [u8], deadline: Option<Instant>) {
-        tokio::select! {
-            received = self.socket.recv(raw) => {
-                if let Ok(n) = received {
-                    let mut shared = self.lock();
-                    let now = Instant::now();
-                    shared.last_received = now;
-                    shared.client.handle_datagram(now, raw.get(..n).unwrap_or_default());
-                    self.pump(&mut shared);
+                if self.poll_step(cx, shared).is_pending() {
+                    return Poll::Pending;
                 }
             }
-            () = sleep_until(deadline) => {
-                let mut shared = self.lock();
-                shared.client.handle_timeout(Instant::now());
-                self.pump(&mut shared);
+        })
+        .await
+    }
+
+    /// One poll of `recv_from`; cancel-safe for the same reasons as the server's.
+    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+        let mut guard = self.lock();
+        let shared = &mut *guard;
+        loop {
+            if let Some(payload) = shared.inbox.pop_front() {
+                return Poll::Ready(Ok((copy_out(buf, &payload), self.server)));
+            }
+            if self.poll_step(cx, shared).is_pending() {
+                return Poll::Pending;
             }
         }
     }
@@ -321,17 +433,7 @@ impl DatagramTransport for DtlsClientSocket {
     type Addr = SocketAddr;
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut raw = [0u8; RECV_BUFFER];
-        loop {
-            let deadline = {
-                let mut shared = self.lock();
-                if let Some(payload) = shared.inbox.pop_front() {
-                    return Ok((copy_out(buf, &payload), self.server));
-                }
-                self.pump(&mut shared)
-            };
-            self.step(&mut raw, deadline).await;
-        }
+        std::future::poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
 
     async fn send_to(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
@@ -341,11 +443,11 @@ impl DatagramTransport for DtlsClientSocket {
                 format!("this DTLS session is with {}, not {addr}", self.server),
             ));
         }
-        let rehandshake_after = self.rehandshake_after.lock().ok().and_then(|v| *v);
-        let transmits: Vec<Vec<u8>> = {
+        let mut blocked = Vec::new();
+        {
             let mut shared = self.lock();
             let now = Instant::now();
-            let quiet = rehandshake_after.is_some_and(|after| now.duration_since(shared.last_received) > after);
+            let quiet = shared.rehandshake_after.is_some_and(|after| now.duration_since(shared.last_received) > after);
             let broken = matches!(shared.client.state(), ClientState::Failed | ClientState::Closed);
             if quiet || broken {
                 // Queue the datagram behind a new handshake (recv_from drives it).
@@ -354,9 +456,18 @@ impl DatagramTransport for DtlsClientSocket {
                 shared.client.restart(now).map_err(io_error)?;
             }
             shared.client.send(buf).map_err(io_error)?;
-            std::iter::from_fn(|| shared.client.poll_transmit()).collect()
-        };
-        for d in transmits {
+            while let Some(d) = shared.client.poll_transmit() {
+                if blocked.is_empty() {
+                    match self.socket.try_send(&d) {
+                        Ok(_) => continue,
+                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                blocked.push(d);
+            }
+        }
+        for d in blocked {
             self.socket.send(&d).await?;
         }
         Ok(buf.len())
