@@ -445,7 +445,10 @@ impl<B: DtlsBackend> DtlsServer<B> {
             Phase::Established => session.last_activity + limits.idle_timeout,
         };
         let deadline = session.backend.poll_timeout().map_or(own, |t| t.min(own));
-        if session.deadline != Some(deadline) {
+        // Only an earlier deadline needs a new heap entry. A later one (the idle deadline moves
+        // with every datagram) waits for the armed entry to fire: `handle_timeout` then finds
+        // nothing due and reschedules. This keeps the heap from growing per datagram.
+        if session.deadline.is_none_or(|armed| deadline < armed) {
             session.deadline = Some(deadline);
             self.timers.push(Reverse((deadline, session.id, peer)));
         }
