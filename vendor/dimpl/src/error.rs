@@ -410,6 +410,9 @@ pub enum CertificateError {
     UnsupportedEcCurve,
     /// A certificate had an invalid subject public key.
     InvalidSubjectPublicKey,
+    /// lwm2m-rs patch: we use raw public keys (RFC 7250) and the peer did not negotiate them
+    /// (no or another client_certificate_type / server_certificate_type).
+    RawPublicKeyNotNegotiated,
 }
 
 /// Fine-grained reason for an [`Error::SecurityError`].
@@ -1084,6 +1087,9 @@ impl fmt::Display for CertificateError {
             Self::UnsupportedEcCurve => write!(f, "unsupported EC curve"),
             Self::InvalidSubjectPublicKey => {
                 write!(f, "invalid EC subject_public_key bitstring")
+            }
+            Self::RawPublicKeyNotNegotiated => {
+                write!(f, "the peer did not negotiate raw public keys (RFC 7250)")
             }
         }
     }

@@ -71,6 +71,8 @@
 //! - `Timeout(Instant)`: schedule a timer and call `handle_timeout` at/after it
 //! - `Connected`: handshake complete
 //! - `PeerCert(&[u8])`: peer leaf certificate (DER) — validate in your app
+//! - `PeerRawPublicKey(&[u8])`: peer raw public key (RFC 7250, DER SubjectPublicKeyInfo;
+//!   lwm2m-rs patch) — decide in your app whether to trust it
 //! - `KeyingMaterial(KeyingMaterial, SrtpProfile)`: DTLS‑SRTP export
 //! - `ApplicationData(&[u8])`: plaintext received from peer
 //! - `CloseNotify`: peer sent a `close_notify` alert (graceful shutdown)
@@ -298,6 +300,27 @@ impl fmt::Debug for DtlsCertificate {
     }
 }
 
+/// lwm2m-rs patch: a raw public key (RFC 7250) and its private key.
+///
+/// Used with [`Dtls::new_12_raw_public_key`]: instead of a certificate both sides send a
+/// DER SubjectPublicKeyInfo, and the peer's key is surfaced as [`Output::PeerRawPublicKey`].
+#[derive(Clone)]
+pub struct DtlsRawPublicKey {
+    /// Our public key as a DER SubjectPublicKeyInfo (must belong to `private_key`).
+    pub public_key: Vec<u8>,
+    /// Private key in DER format (PKCS#8 or SEC1), ECDSA P-256 or P-384.
+    pub private_key: Vec<u8>,
+}
+
+impl fmt::Debug for DtlsRawPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DtlsRawPublicKey")
+            .field("public_key", &self.public_key.len())
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Sans-IO DTLS endpoint (client or server).
 ///
 /// New instances start in the **server role**. Call
@@ -505,6 +528,27 @@ impl Dtls {
         );
         let inner = Inner::Server12(Server12::new_psk(config, now));
         Dtls { inner: Some(inner) }
+    }
+
+    /// lwm2m-rs patch: create a new DTLS 1.2 instance that authenticates with RFC 7250 raw
+    /// public keys (ECDHE_ECDSA suites), in the server role.
+    ///
+    /// Call [`set_active(true)`](Self::set_active) to switch to client before the handshake
+    /// begins. A client offers only RawPublicKey in the client_certificate_type and
+    /// server_certificate_type extensions and fails with
+    /// [`CertificateError::RawPublicKeyNotNegotiated`] unless the server selects it; a server
+    /// refuses ClientHellos that do not offer it. The peer's key (a DER SubjectPublicKeyInfo)
+    /// is surfaced as [`Output::PeerRawPublicKey`] and handshake signatures are verified
+    /// against it; deciding whether to trust that key is up to the application.
+    ///
+    /// Fails if the private key cannot be loaded or the public key is empty.
+    pub fn new_12_raw_public_key(
+        config: Arc<Config>,
+        key: DtlsRawPublicKey,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let inner = Inner::Server12(Server12::new_raw_public_key(config, key, now)?);
+        Ok(Dtls { inner: Some(inner) })
     }
 
     /// Create a new DTLS 1.3 instance in the server role.
@@ -962,6 +1006,12 @@ pub enum Output<'a> {
     /// Applications must validate this certificate independently (chain,
     /// name/EKU checks, pinning, etc.).
     PeerCert(&'a [u8]),
+    /// lwm2m-rs patch: the peer's raw public key (RFC 7250), a DER SubjectPublicKeyInfo.
+    ///
+    /// Emitted instead of [`Output::PeerCert`] by instances created with
+    /// [`Dtls::new_12_raw_public_key`]. The handshake signatures have been checked against
+    /// this key; whether the key is trusted is for the application to decide.
+    PeerRawPublicKey(&'a [u8]),
     /// Extracted DTLS-SRTP keying material and selected SRTP profile.
     KeyingMaterial(KeyingMaterial, SrtpProfile),
     /// Received application data plaintext.
@@ -978,6 +1028,7 @@ impl fmt::Debug for Output<'_> {
             Self::Timeout(v) => write!(f, "Timeout({:?})", v),
             Self::Connected => write!(f, "Connected"),
             Self::PeerCert(v) => write!(f, "PeerCert({})", v.len()),
+            Self::PeerRawPublicKey(v) => write!(f, "PeerRawPublicKey({})", v.len()),
             Self::KeyingMaterial(v, p) => write!(f, "KeyingMaterial({}, {:?})", v.len(), p),
             Self::ApplicationData(v) => write!(f, "ApplicationData({})", v.len()),
             Self::CloseNotify => write!(f, "CloseNotify"),

@@ -301,6 +301,23 @@ pub trait SignatureVerifier: CryptoSafe {
         hash_alg: HashAlgorithm,
         sig_alg: SignatureAlgorithm,
     ) -> Result<(), CryptoError>;
+
+    /// lwm2m-rs patch: verify a signature on data using a DER-encoded SubjectPublicKeyInfo
+    /// (a raw public key, RFC 7250).
+    ///
+    /// The default refuses every key, so providers that do not implement it cannot take part
+    /// in raw public key handshakes.
+    fn verify_signature_with_spki(
+        &self,
+        spki_der: &[u8],
+        data: &[u8],
+        signature: &[u8],
+        hash_alg: HashAlgorithm,
+        sig_alg: SignatureAlgorithm,
+    ) -> Result<(), CryptoError> {
+        let _ = (spki_der, data, signature, hash_alg, sig_alg);
+        Err(CryptoError::UnsupportedPublicKeyAlgorithm)
+    }
 }
 
 /// Allow-list of supported (signature, hash, curve) combinations for

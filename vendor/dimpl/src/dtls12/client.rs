@@ -85,11 +85,17 @@ pub struct Client {
 
     /// Data that is sent before we are connected.
     queued_data: Vec<Buf>,
+
+    /// lwm2m-rs patch: the ServerHello selected RawPublicKey for our key (RFC 7250
+    /// client_certificate_type).
+    client_raw_public_key_selected: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LocalEvent {
     PeerCert,
+    /// lwm2m-rs patch: the peer's raw public key (RFC 7250), a DER SubjectPublicKeyInfo.
+    PeerRawPublicKey,
     Connected,
     KeyingMaterial(ArrayVec<u8, 88>, SrtpProfile),
 }
@@ -117,6 +123,7 @@ impl Client {
             last_now: now,
             local_events: VecDeque::new(),
             queued_data: Vec::new(),
+            client_raw_public_key_selected: false,
         }
     }
 
@@ -152,6 +159,7 @@ impl Client {
         let auth = AuthMode::Certificate {
             certificate: certificate.certificate,
             private_key,
+            raw_public_key: false,
         };
         let mut engine = Engine::new(config, auth);
         engine.set_client(true);
@@ -176,6 +184,7 @@ impl Client {
             last_now: now,
             local_events: VecDeque::new(),
             queued_data: Vec::new(),
+            client_raw_public_key_selected: false,
         }
     }
 
@@ -213,6 +222,14 @@ impl Client {
             return Output::Timeout(self.last_now);
         }
         if let Some(event) = self.local_events.pop_front() {
+            // lwm2m-rs patch: a peer key or certificate larger than `buf` is kept for the next
+            // poll instead of panicking.
+            if let Some(needed) = event.needed_len(&self.server_certificates)
+                && needed > buf.len()
+            {
+                self.local_events.push_front(event);
+                return Output::BufferTooSmall { needed };
+            }
             return event.into_output(buf, &self.server_certificates);
         }
         self.engine.poll_output(buf, self.last_now)
@@ -540,6 +557,22 @@ impl State {
             .into());
         }
 
+        // lwm2m-rs patch: in raw public key mode the server must have selected RawPublicKey
+        // for its own key, and for ours if it names a client certificate type (RFC 7250 §4.2).
+        if client.engine.crypto_context().is_raw_public_key() {
+            let raw = Some(crate::dtls12::message::CERTIFICATE_TYPE_RAW_PUBLIC_KEY);
+            let client_type = server_hello.client_certificate_type();
+            if server_hello.server_certificate_type() != raw
+                || (client_type.is_some() && client_type != raw)
+            {
+                return Err(Error::CertificateError(
+                    crate::CertificateError::RawPublicKeyNotNegotiated,
+                )
+                .into());
+            }
+            client.client_raw_public_key_selected = client_type == raw;
+        }
+
         if let Some(profile) = client.negotiated_srtp_profile {
             debug!("Negotiated SRTP profile: {:?}", profile);
         }
@@ -814,6 +847,17 @@ impl State {
             unreachable!()
         };
 
+        // lwm2m-rs patch: without a RawPublicKey client_certificate_type the server expects an
+        // X.509 certificate, which a raw public key client does not have.
+        if client.engine.crypto_context().is_raw_public_key()
+            && !client.client_raw_public_key_selected
+        {
+            return Err(Error::CertificateError(
+                crate::CertificateError::RawPublicKeyNotNegotiated,
+            )
+            .into());
+        }
+
         // Check that the hash algorithm that is default fo the PrivateKey in use
         // is one of the supported by the CertificateRequest
         // unwrap: CertificateRequest only received for certificate-based suites
@@ -875,8 +919,14 @@ impl State {
         }
 
         // Send the server certificate as an event
+        // lwm2m-rs patch: or the server's raw public key.
         if !client.server_certificates.is_empty() {
-            client.local_events.push_back(LocalEvent::PeerCert);
+            let event = if client.engine.crypto_context().is_raw_public_key() {
+                LocalEvent::PeerRawPublicKey
+            } else {
+                LocalEvent::PeerCert
+            };
+            client.local_events.push_back(event);
         }
 
         if client.certificate_verify {
@@ -1264,6 +1314,9 @@ fn handshake_create_client_hello(
     let mut compression_methods = ArrayVec::new();
     compression_methods.push(CompressionMethod::Null);
 
+    // lwm2m-rs patch: offer RFC 7250 raw public keys in raw public key mode.
+    let raw_public_key = engine.crypto_context().is_raw_public_key();
+
     // Create ClientHello with all required extensions
     let client_hello = ClientHello::new(
         client_version,
@@ -1273,7 +1326,7 @@ fn handshake_create_client_hello(
         cipher_suites,
         compression_methods,
     )
-    .with_extensions(extension_data, engine.config());
+    .with_extensions(extension_data, engine.config(), raw_public_key);
 
     client_hello.serialize(extension_data, body);
     Ok(())
@@ -1396,6 +1449,16 @@ fn handshake_create_certificate_verify(body: &mut Buf, engine: &mut Engine) -> R
 }
 
 impl LocalEvent {
+    /// lwm2m-rs patch: the output buffer length this event needs, if it copies data.
+    pub fn needed_len(&self, peer_certs: &[Buf]) -> Option<usize> {
+        match self {
+            LocalEvent::PeerCert | LocalEvent::PeerRawPublicKey => {
+                Some(peer_certs.first().map_or(0, |c| c.len()))
+            }
+            _ => None,
+        }
+    }
+
     pub fn into_output<'a>(self, buf: &'a mut [u8], peer_certs: &[Buf]) -> Output<'a> {
         match self {
             LocalEvent::PeerCert => {
@@ -1406,6 +1469,16 @@ impl LocalEvent {
                 );
                 buf[..l].copy_from_slice(&peer_certs[0]);
                 Output::PeerCert(&buf[..l])
+            }
+            LocalEvent::PeerRawPublicKey => {
+                // lwm2m-rs patch: callers check `needed_len` first.
+                let Some(key) = peer_certs.first().filter(|k| k.len() <= buf.len()) else {
+                    return Output::BufferTooSmall {
+                        needed: peer_certs.first().map_or(0, |k| k.len()),
+                    };
+                };
+                buf[..key.len()].copy_from_slice(key);
+                Output::PeerRawPublicKey(&buf[..key.len()])
             }
             LocalEvent::Connected => Output::Connected,
             LocalEvent::KeyingMaterial(m, profile) => {

@@ -75,10 +75,14 @@ pub struct CryptoContext {
 pub enum AuthMode {
     /// Certificate-based authentication (ECDHE_ECDSA suites).
     Certificate {
-        /// DER-encoded certificate.
+        /// DER-encoded certificate, or with `raw_public_key` the DER SubjectPublicKeyInfo.
         certificate: Vec<u8>,
         /// Parsed signing key for the certificate.
         private_key: Box<dyn crypto::SigningKey>,
+        /// lwm2m-rs patch: RFC 7250 raw public key mode. Both sides send a
+        /// SubjectPublicKeyInfo instead of a certificate, and the peer's signatures are
+        /// verified against its SubjectPublicKeyInfo.
+        raw_public_key: bool,
     },
     /// Pre-shared key authentication (PSK suites).
     /// The actual PSK value is resolved during the handshake via [`CryptoContext::set_psk`].
@@ -412,10 +416,31 @@ impl CryptoContext {
     /// Same invariant as [`Self::get_client_certificate`]: cert-mode only.
     pub fn serialize_client_certificate(&self, output: &mut Buf) {
         let cert = self.get_client_certificate();
-        let AuthMode::Certificate { certificate, .. } = &self.auth else {
+        let AuthMode::Certificate {
+            certificate,
+            raw_public_key,
+            ..
+        } = &self.auth
+        else {
             panic!("serialize_client_certificate called in PSK mode");
         };
+        // lwm2m-rs patch: the RFC 7250 form carries the SubjectPublicKeyInfo alone.
+        if *raw_public_key {
+            Certificate::serialize_raw_public_key(certificate, output);
+            return;
+        }
         cert.serialize(certificate, output);
+    }
+
+    /// lwm2m-rs patch: whether this session uses RFC 7250 raw public keys.
+    pub fn is_raw_public_key(&self) -> bool {
+        matches!(
+            self.auth,
+            AuthMode::Certificate {
+                raw_public_key: true,
+                ..
+            }
+        )
     }
 
     /// Sign the provided data using the client's private key.
@@ -593,6 +618,9 @@ impl CryptoContext {
     }
 
     /// Verify a DigitallySigned structure against a certificate's public key.
+    ///
+    /// lwm2m-rs patch: in raw public key mode `cert_der` is the peer's DER
+    /// SubjectPublicKeyInfo (RFC 7250).
     pub fn verify_signature(
         &self,
         data: &Buf,
@@ -600,6 +628,18 @@ impl CryptoContext {
         signature_buf: &[u8],
         cert_der: &[u8],
     ) -> Result<(), CryptoError> {
+        if self.is_raw_public_key() {
+            return self
+                .provider()
+                .signature_verification
+                .verify_signature_with_spki(
+                    cert_der,
+                    data,
+                    signature.signature(signature_buf),
+                    signature.algorithm.hash,
+                    signature.algorithm.signature,
+                );
+        }
         self.provider().signature_verification.verify_signature(
             cert_der,
             data,
@@ -626,6 +666,7 @@ mod tests {
         AuthMode::Certificate {
             certificate: cert.certificate,
             private_key,
+            raw_public_key: false,
         }
     }
 

@@ -703,11 +703,14 @@ impl Engine {
         // This sets the handled flag on the handshake.
         // Passing Some(&mut self.transcript) to have defragment write to transcript
         // before creating the handshake, avoiding borrow conflicts.
-        let handshake = Handshake::defragment(
+        // lwm2m-rs patch: in raw public key mode the peer's Certificate has the RFC 7250 form.
+        let raw_public_key = self.crypto_context.is_raw_public_key();
+        let handshake = Handshake::defragment_as(
             iter,
             defragment_buffer,
             self.cipher_suite,
             Some(&mut self.transcript),
+            raw_public_key,
         )?;
 
         // Move the expected seq_no along
@@ -1155,8 +1158,10 @@ impl Engine {
     pub fn prime_server_after_stateless_hello_verify(&mut self, next_record_sequence: u64) {
         self.peer_handshake_seq_no = 1;
         self.next_handshake_seq_no = 1;
-        self.sequence_epoch_0.sequence_number =
-            self.sequence_epoch_0.sequence_number.max(next_record_sequence);
+        self.sequence_epoch_0.sequence_number = self
+            .sequence_epoch_0
+            .sequence_number
+            .max(next_record_sequence);
     }
 
     /// Reset client handshake state after receiving HelloVerifyRequest.

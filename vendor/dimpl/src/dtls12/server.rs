@@ -142,9 +142,36 @@ impl Server {
         let auth = AuthMode::Certificate {
             certificate: certificate.certificate,
             private_key,
+            raw_public_key: false,
         };
         let engine = Engine::new(config, auth);
         Self::new_with_engine(engine, now)
+    }
+
+    /// lwm2m-rs patch: a DTLS server that authenticates with an RFC 7250 raw public key and
+    /// accepts only clients that do the same.
+    pub fn new_raw_public_key(
+        config: Arc<Config>,
+        key: crate::DtlsRawPublicKey,
+        now: Instant,
+    ) -> Result<Server, Error> {
+        if key.public_key.is_empty() {
+            return Err(Error::CertificateError(
+                crate::CertificateError::InvalidSubjectPublicKey,
+            ));
+        }
+        let private_key = config
+            .crypto_provider()
+            .key_provider
+            .load_private_key(&key.private_key)
+            .map_err(Error::CryptoError)?;
+        let auth = AuthMode::Certificate {
+            certificate: key.public_key,
+            private_key,
+            raw_public_key: true,
+        };
+        let engine = Engine::new(config, auth);
+        Ok(Self::new_with_engine(engine, now))
     }
 
     /// Create a new PSK-only DTLS server (no certificate).
@@ -154,7 +181,10 @@ impl Server {
     }
 
     /// lwm2m-rs patch: see [`crate::Dtls::continue_after_stateless_hello_verify`].
-    pub(crate) fn continue_after_stateless_hello_verify(&mut self, next_record_sequence: u64) -> bool {
+    pub(crate) fn continue_after_stateless_hello_verify(
+        &mut self,
+        next_record_sequence: u64,
+    ) -> bool {
         if self.state != State::AwaitClientHello || self.engine.config().use_server_cookie() {
             return false;
         }
@@ -232,6 +262,14 @@ impl Server {
 
     pub fn poll_output<'a>(&mut self, buf: &'a mut [u8]) -> Output<'a> {
         if let Some(event) = self.local_events.pop_front() {
+            // lwm2m-rs patch: a peer key or certificate larger than `buf` is kept for the next
+            // poll instead of panicking.
+            if let Some(needed) = event.needed_len(&self.client_certificates)
+                && needed > buf.len()
+            {
+                self.local_events.push_front(event);
+                return Output::BufferTooSmall { needed };
+            }
             return event.into_output(buf, &self.client_certificates);
         }
         self.engine.poll_output(buf, self.last_now)
@@ -439,6 +477,25 @@ impl State {
             ))
             .into());
         };
+
+        // lwm2m-rs patch: a raw public key server needs a client that accepts RawPublicKey for
+        // the server's key and, when a client key is required, offers it for its own
+        // (RFC 7250 §4.2: no common type ends the handshake).
+        if server.engine.crypto_context().is_raw_public_key() {
+            let server_type_ok = ch
+                .server_certificate_types()
+                .is_some_and(|o| o.raw_public_key);
+            let client_type_ok = !server.engine.config().require_client_certificate()
+                || ch
+                    .client_certificate_types()
+                    .is_some_and(|o| o.raw_public_key);
+            if !server_type_ok || !client_type_ok {
+                return Err(Error::CertificateError(
+                    crate::CertificateError::RawPublicKeyNotNegotiated,
+                )
+                .into());
+            }
+        }
 
         server.engine.set_cipher_suite(cs);
         server.client_random = Some(client_random);
@@ -741,7 +798,13 @@ impl State {
                 server.client_certificates.push(cert_data.to_buf());
             }
 
-            server.local_events.push_back(LocalEvent::PeerCert);
+            // lwm2m-rs patch: or the client's raw public key.
+            let event = if server.engine.crypto_context().is_raw_public_key() {
+                LocalEvent::PeerRawPublicKey
+            } else {
+                LocalEvent::PeerCert
+            };
+            server.local_events.push_back(event);
         }
 
         Ok(Self::AwaitClientKeyExchange)
@@ -1232,6 +1295,10 @@ fn handshake_create_server_hello(
         SrtpProfile::AES128_CM_SHA1_80 => SrtpProfileId::SRTP_AES128_CM_SHA1_80,
     });
 
+    // lwm2m-rs patch: RFC 7250 selections in raw public key mode.
+    let raw_public_key = engine.crypto_context().is_raw_public_key();
+    let request_client_key = engine.config().require_client_certificate();
+
     let sh = ServerHello::new(
         server_version,
         random,
@@ -1240,7 +1307,7 @@ fn handshake_create_server_hello(
         CompressionMethod::Null,
         None,
     )
-    .with_extensions(extension_data, srtp_pid);
+    .with_extensions(extension_data, srtp_pid, raw_public_key, request_client_key);
 
     sh.serialize(extension_data, body);
     Ok(())

@@ -198,53 +198,81 @@ impl SignatureVerifier for AwsLcSignatureVerifier {
         let cert =
             X509Certificate::from_der(cert_der).map_err(|_| CryptoError::CertificateParseFailed)?;
         let spki = cert.tbs_certificate().subject_public_key_info();
-
-        const OID_EC_PUBLIC_KEY: ObjectIdentifier =
-            ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-
-        if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
-            return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
-        }
-
-        let pubkey_bytes = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(CryptoError::InvalidSubjectPublicKey)?;
-
-        let curve_oid: ObjectIdentifier = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or(CryptoError::MissingEcCurveParameter)?
-            .decode_as()
-            .map_err(|_| CryptoError::InvalidEcCurveParameter)?;
-
-        let group = match curve_oid {
-            OID_P256 => NamedGroup::Secp256r1,
-            OID_P384 => NamedGroup::Secp384r1,
-            _ => return Err(CryptoError::UnsupportedEcCurve),
-        };
-
-        check_verify_scheme(sig_alg, hash_alg, group)?;
-
-        let algorithm: &EcdsaVerificationAlgorithm = match (group, hash_alg) {
-            (NamedGroup::Secp256r1, HashAlgorithm::SHA256) => &ECDSA_P256_SHA256_ASN1,
-            (NamedGroup::Secp256r1, HashAlgorithm::SHA384) => &ECDSA_P256_SHA384_ASN1,
-            (NamedGroup::Secp384r1, HashAlgorithm::SHA256) => &ECDSA_P384_SHA256_ASN1,
-            (NamedGroup::Secp384r1, HashAlgorithm::SHA384) => &ECDSA_P384_SHA384_ASN1,
-            // unreachable: check_verify_scheme already validated
-            _ => unreachable!(),
-        };
-
-        let public_key = UnparsedPublicKey::new(algorithm, pubkey_bytes);
-        public_key
-            .verify(data, signature)
-            .map_err(|_| CryptoError::SignatureVerificationFailed {
-                signature: sig_alg,
-                hash: hash_alg,
-                group,
-            })
+        verify_with_spki(spki, data, signature, hash_alg, sig_alg)
     }
+
+    /// lwm2m-rs patch: the same verification against a raw public key (RFC 7250).
+    fn verify_signature_with_spki(
+        &self,
+        spki_der: &[u8],
+        data: &[u8],
+        signature: &[u8],
+        hash_alg: HashAlgorithm,
+        sig_alg: SignatureAlgorithm,
+    ) -> Result<(), CryptoError> {
+        if sig_alg != SignatureAlgorithm::ECDSA {
+            return Err(CryptoError::UnsupportedSignatureAlgorithm(sig_alg));
+        }
+        let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+            .map_err(|_| CryptoError::InvalidSubjectPublicKey)?;
+        verify_with_spki(&spki, data, signature, hash_alg, sig_alg)
+    }
+}
+
+/// Verifies an ECDSA signature with the key of a SubjectPublicKeyInfo.
+///
+/// lwm2m-rs patch: split out of `verify_signature` so raw public keys share it.
+fn verify_with_spki(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    data: &[u8],
+    signature: &[u8],
+    hash_alg: HashAlgorithm,
+    sig_alg: SignatureAlgorithm,
+) -> Result<(), CryptoError> {
+    const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+
+    if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
+        return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
+    }
+
+    let pubkey_bytes = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(CryptoError::InvalidSubjectPublicKey)?;
+
+    let curve_oid: ObjectIdentifier = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .ok_or(CryptoError::MissingEcCurveParameter)?
+        .decode_as()
+        .map_err(|_| CryptoError::InvalidEcCurveParameter)?;
+
+    let group = match curve_oid {
+        OID_P256 => NamedGroup::Secp256r1,
+        OID_P384 => NamedGroup::Secp384r1,
+        _ => return Err(CryptoError::UnsupportedEcCurve),
+    };
+
+    check_verify_scheme(sig_alg, hash_alg, group)?;
+
+    let algorithm: &EcdsaVerificationAlgorithm = match (group, hash_alg) {
+        (NamedGroup::Secp256r1, HashAlgorithm::SHA256) => &ECDSA_P256_SHA256_ASN1,
+        (NamedGroup::Secp256r1, HashAlgorithm::SHA384) => &ECDSA_P256_SHA384_ASN1,
+        (NamedGroup::Secp384r1, HashAlgorithm::SHA256) => &ECDSA_P384_SHA256_ASN1,
+        (NamedGroup::Secp384r1, HashAlgorithm::SHA384) => &ECDSA_P384_SHA384_ASN1,
+        // unreachable: check_verify_scheme already validated
+        _ => unreachable!(),
+    };
+
+    let public_key = UnparsedPublicKey::new(algorithm, pubkey_bytes);
+    public_key
+        .verify(data, signature)
+        .map_err(|_| CryptoError::SignatureVerificationFailed {
+            signature: sig_alg,
+            hash: hash_alg,
+            group,
+        })
 }
 
 /// Static instance of the key provider.

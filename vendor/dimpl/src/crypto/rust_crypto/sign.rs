@@ -210,76 +210,104 @@ impl SignatureVerifier for RustCryptoSignatureVerifier {
         let cert =
             X509Certificate::from_der(cert_der).map_err(|_| CryptoError::CertificateParseFailed)?;
         let spki = cert.tbs_certificate().subject_public_key_info();
+        verify_with_spki(spki, data, signature, hash_alg, sig_alg)
+    }
 
-        const OID_EC_PUBLIC_KEY: ObjectIdentifier =
-            ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-
-        if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
-            return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
+    /// lwm2m-rs patch: the same verification against a raw public key (RFC 7250).
+    fn verify_signature_with_spki(
+        &self,
+        spki_der: &[u8],
+        data: &[u8],
+        signature: &[u8],
+        hash_alg: HashAlgorithm,
+        sig_alg: SignatureAlgorithm,
+    ) -> Result<(), CryptoError> {
+        if sig_alg != SignatureAlgorithm::ECDSA {
+            return Err(CryptoError::UnsupportedSignatureAlgorithm(sig_alg));
         }
+        let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
+            .map_err(|_| CryptoError::InvalidSubjectPublicKey)?;
+        verify_with_spki(&spki, data, signature, hash_alg, sig_alg)
+    }
+}
 
-        let pubkey_bytes = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(CryptoError::InvalidSubjectPublicKey)?;
+/// Verifies an ECDSA signature with the key of a SubjectPublicKeyInfo.
+///
+/// lwm2m-rs patch: split out of `verify_signature` so raw public keys share it.
+fn verify_with_spki(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    data: &[u8],
+    signature: &[u8],
+    hash_alg: HashAlgorithm,
+    sig_alg: SignatureAlgorithm,
+) -> Result<(), CryptoError> {
+    const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
-        let curve_oid: ObjectIdentifier = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .ok_or(CryptoError::MissingEcCurveParameter)?
-            .decode_as()
-            .map_err(|_| CryptoError::InvalidEcCurveParameter)?;
+    if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
+        return Err(CryptoError::UnsupportedPublicKeyAlgorithm);
+    }
 
-        let group = match curve_oid {
-            OID_P256 => NamedGroup::Secp256r1,
-            OID_P384 => NamedGroup::Secp384r1,
-            _ => return Err(CryptoError::UnsupportedEcCurve),
-        };
+    let pubkey_bytes = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(CryptoError::InvalidSubjectPublicKey)?;
 
-        check_verify_scheme(sig_alg, hash_alg, group)?;
+    let curve_oid: ObjectIdentifier = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .ok_or(CryptoError::MissingEcCurveParameter)?
+        .decode_as()
+        .map_err(|_| CryptoError::InvalidEcCurveParameter)?;
 
-        use ecdsa::signature::hazmat::PrehashVerifier;
-        use sha2::Digest;
+    let group = match curve_oid {
+        OID_P256 => NamedGroup::Secp256r1,
+        OID_P384 => NamedGroup::Secp384r1,
+        _ => return Err(CryptoError::UnsupportedEcCurve),
+    };
 
-        // Hash the data before verification (PrehashVerifier expects a hash digest)
-        let hash: Box<[u8]> = match hash_alg {
-            HashAlgorithm::SHA256 => Box::from(sha2::Sha256::digest(data).as_slice()),
-            HashAlgorithm::SHA384 => Box::from(sha2::Sha384::digest(data).as_slice()),
-            // unreachable: check_verify_scheme already validated
-            _ => unreachable!(),
-        };
+    check_verify_scheme(sig_alg, hash_alg, group)?;
 
-        match group {
-            NamedGroup::Secp256r1 => {
-                let verifying_key = VerifyingKey::<NistP256>::from_sec1_bytes(pubkey_bytes)
-                    .map_err(|_| CryptoError::InvalidPublicKey(NamedGroup::Secp256r1))?;
-                let sig = Signature::<NistP256>::from_der(signature)
-                    .map_err(|_| CryptoError::InvalidSignatureFormat)?;
-                verifying_key.verify_prehash(&hash, &sig).map_err(|_| {
-                    CryptoError::SignatureVerificationFailed {
-                        signature: sig_alg,
-                        hash: hash_alg,
-                        group,
-                    }
-                })
-            }
-            NamedGroup::Secp384r1 => {
-                let verifying_key = VerifyingKey::<NistP384>::from_sec1_bytes(pubkey_bytes)
-                    .map_err(|_| CryptoError::InvalidPublicKey(NamedGroup::Secp384r1))?;
-                let sig = Signature::<NistP384>::from_der(signature)
-                    .map_err(|_| CryptoError::InvalidSignatureFormat)?;
-                verifying_key.verify_prehash(&hash, &sig).map_err(|_| {
-                    CryptoError::SignatureVerificationFailed {
-                        signature: sig_alg,
-                        hash: hash_alg,
-                        group,
-                    }
-                })
-            }
-            // unreachable: OID match above only produces Secp256r1/Secp384r1
-            _ => unreachable!(),
+    use ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest;
+
+    // Hash the data before verification (PrehashVerifier expects a hash digest)
+    let hash: Box<[u8]> = match hash_alg {
+        HashAlgorithm::SHA256 => Box::from(sha2::Sha256::digest(data).as_slice()),
+        HashAlgorithm::SHA384 => Box::from(sha2::Sha384::digest(data).as_slice()),
+        // unreachable: check_verify_scheme already validated
+        _ => unreachable!(),
+    };
+
+    match group {
+        NamedGroup::Secp256r1 => {
+            let verifying_key = VerifyingKey::<NistP256>::from_sec1_bytes(pubkey_bytes)
+                .map_err(|_| CryptoError::InvalidPublicKey(NamedGroup::Secp256r1))?;
+            let sig = Signature::<NistP256>::from_der(signature)
+                .map_err(|_| CryptoError::InvalidSignatureFormat)?;
+            verifying_key.verify_prehash(&hash, &sig).map_err(|_| {
+                CryptoError::SignatureVerificationFailed {
+                    signature: sig_alg,
+                    hash: hash_alg,
+                    group,
+                }
+            })
         }
+        NamedGroup::Secp384r1 => {
+            let verifying_key = VerifyingKey::<NistP384>::from_sec1_bytes(pubkey_bytes)
+                .map_err(|_| CryptoError::InvalidPublicKey(NamedGroup::Secp384r1))?;
+            let sig = Signature::<NistP384>::from_der(signature)
+                .map_err(|_| CryptoError::InvalidSignatureFormat)?;
+            verifying_key.verify_prehash(&hash, &sig).map_err(|_| {
+                CryptoError::SignatureVerificationFailed {
+                    signature: sig_alg,
+                    hash: hash_alg,
+                    group,
+                }
+            })
+        }
+        // unreachable: OID match above only produces Secp256r1/Secp384r1
+        _ => unreachable!(),
     }
 }
 

@@ -41,6 +41,31 @@ impl Certificate {
         Ok((input, Certificate { certificate_list }))
     }
 
+    /// lwm2m-rs patch: parse the RFC 7250 form of the message, a single DER
+    /// SubjectPublicKeyInfo with a 3-byte length (`opaque ASN.1_subjectPublicKeyInfo<1..2^24-1>`).
+    ///
+    /// The key becomes the only entry of `certificate_list`. An empty key is refused here; the
+    /// DER itself is checked where the key is used.
+    pub fn parse_raw_public_key(input: &[u8], base_offset: usize) -> IResult<&[u8], Certificate> {
+        let original_input = input;
+        let (input, len) = be_u24(input)?;
+        if len == 0 {
+            return Err(Err::Failure(Error::new(input, ErrorKind::LengthValue)));
+        }
+        let (input, spki) = take(len)(input)?;
+        let start = base_offset + (spki.as_ptr() as usize - original_input.as_ptr() as usize);
+        let mut certificate_list = ArrayVec::new();
+        certificate_list.push(Asn1Cert(start..start + spki.len()));
+        Ok((input, Certificate { certificate_list }))
+    }
+
+    /// lwm2m-rs patch: write the RFC 7250 form of the message for the DER SubjectPublicKeyInfo
+    /// `spki`.
+    pub fn serialize_raw_public_key(spki: &[u8], output: &mut Buf) {
+        output.extend_from_slice(&(spki.len() as u32).to_be_bytes()[1..]);
+        output.extend_from_slice(spki);
+    }
+
     pub fn serialize(&self, buf: &[u8], output: &mut Buf) {
         let total_len: usize = self
             .certificate_list
@@ -80,6 +105,22 @@ mod tests {
         let mut serialized = Buf::new();
         parsed.serialize(MESSAGE, &mut serialized);
         assert_eq!(&*serialized, MESSAGE);
+    }
+
+    #[test]
+    fn raw_public_key_form() {
+        // lwm2m-rs patch: RFC 7250 form.
+        let message = [0x00, 0x00, 0x03, 0x30, 0x01, 0x00, 0xEE];
+        let (rest, parsed) = Certificate::parse_raw_public_key(&message, 10).unwrap();
+        assert_eq!(rest, &[0xEE]);
+        assert_eq!(parsed.certificate_list.len(), 1);
+        assert_eq!(parsed.certificate_list[0].0, 13..16);
+        let mut out = Buf::new();
+        Certificate::serialize_raw_public_key(&message[3..6], &mut out);
+        assert_eq!(&*out, &message[..6]);
+        assert!(Certificate::parse_raw_public_key(&[0, 0, 0], 0).is_err());
+        assert!(Certificate::parse_raw_public_key(&[0, 0, 4, 1, 2], 0).is_err());
+        assert!(Certificate::parse_raw_public_key(&[0, 0], 0).is_err());
     }
 
     #[test]

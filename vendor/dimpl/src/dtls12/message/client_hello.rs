@@ -1,3 +1,4 @@
+use super::{CERTIFICATE_TYPE_RAW_PUBLIC_KEY, CertificateTypeOffer};
 use super::{CipherSuiteVec, CompressionMethod, CompressionMethodVec, Dtls12CipherSuite};
 use super::{Cookie, Extension, ExtensionType, ProtocolVersion, Random, SessionId};
 use super::{ECPointFormatsExtension, SignatureAlgorithmsExtension};
@@ -32,6 +33,9 @@ struct ParsedExtensions {
     supported_groups: Option<NamedGroupVec>,
     signature_algorithms: Option<SignatureAndHashAlgorithmVec>,
     srtp_profiles: Option<SrtpProfileVec>,
+    // lwm2m-rs patch: RFC 7250 certificate type offers.
+    client_certificate_types: Option<CertificateTypeOffer>,
+    server_certificate_types: Option<CertificateTypeOffer>,
 }
 
 impl ClientHello {
@@ -56,12 +60,16 @@ impl ClientHello {
     }
 
     /// Add all required extensions for DTLS handshake
-    pub fn with_extensions(mut self, buf: &mut Buf, config: &Config) -> Self {
+    ///
+    /// lwm2m-rs patch: with `raw_public_key`, offer only RawPublicKey in the RFC 7250
+    /// client_certificate_type and server_certificate_type extensions.
+    pub fn with_extensions(mut self, buf: &mut Buf, config: &Config, raw_public_key: bool) -> Self {
         // Clear the extension data buffer
         buf.clear();
 
         // First write all extension data
-        let mut ranges = ArrayVec::<(ExtensionType, usize, usize), 8>::new();
+        let mut ranges =
+            ArrayVec::<(ExtensionType, usize, usize), { ExtensionType::supported().len() }>::new();
 
         // Check if provider has ECDH support
         let has_ecdh = config.crypto_provider().has_ecdh();
@@ -119,6 +127,18 @@ impl ClientHello {
             start_pos,
             start_pos, // No data at all
         ));
+
+        // lwm2m-rs patch: RFC 7250 raw public keys, for our key and the server's.
+        if raw_public_key {
+            for extension_type in [
+                ExtensionType::ClientCertificateType,
+                ExtensionType::ServerCertificateType,
+            ] {
+                let start_pos = buf.len();
+                CertificateTypeOffer::serialize_single(CERTIFICATE_TYPE_RAW_PUBLIC_KEY, buf);
+                ranges.push((extension_type, start_pos, buf.len()));
+            }
+        }
 
         // Now create all extensions using ranges
         for (extension_type, start, end) in ranges {
@@ -248,6 +268,15 @@ impl ClientHello {
                     ExtensionType::EcPointFormats => {
                         ECPointFormatsExtension::parse(data)?;
                     }
+                    // lwm2m-rs patch: RFC 7250.
+                    ExtensionType::ClientCertificateType => {
+                        parsed.client_certificate_types =
+                            Some(CertificateTypeOffer::parse(data)?.1);
+                    }
+                    ExtensionType::ServerCertificateType => {
+                        parsed.server_certificate_types =
+                            Some(CertificateTypeOffer::parse(data)?.1);
+                    }
                     _ => {}
                 }
                 extensions.try_push(extension).map_err(|_| {
@@ -270,6 +299,16 @@ impl ClientHello {
 
     pub fn srtp_profiles(&self) -> Option<&SrtpProfileVec> {
         self.parsed_extensions.srtp_profiles.as_ref()
+    }
+
+    /// lwm2m-rs patch: the RFC 7250 client_certificate_type offer, if sent.
+    pub fn client_certificate_types(&self) -> Option<CertificateTypeOffer> {
+        self.parsed_extensions.client_certificate_types
+    }
+
+    /// lwm2m-rs patch: the RFC 7250 server_certificate_type offer, if sent.
+    pub fn server_certificate_types(&self) -> Option<CertificateTypeOffer> {
+        self.parsed_extensions.server_certificate_types
     }
 
     pub fn serialize(&self, source_buf: &[u8], output: &mut Buf) {

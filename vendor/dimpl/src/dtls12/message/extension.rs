@@ -122,7 +122,9 @@ impl ExtensionType {
     }
 
     /// Supported extension types that this implementation handles.
-    pub const fn supported() -> &'static [ExtensionType; 8] {
+    ///
+    /// lwm2m-rs patch: ClientCertificateType and ServerCertificateType (RFC 7250).
+    pub const fn supported() -> &'static [ExtensionType; 10] {
         &[
             ExtensionType::SupportedGroups,
             ExtensionType::EcPointFormats,
@@ -132,6 +134,8 @@ impl ExtensionType {
             ExtensionType::ExtendedMasterSecret,
             ExtensionType::RenegotiationInfo,
             ExtensionType::SessionTicket,
+            ExtensionType::ClientCertificateType,
+            ExtensionType::ServerCertificateType,
         ]
     }
 }

@@ -155,12 +155,26 @@ impl Handshake {
         self.body.serialize(source_buf, output);
     }
 
+    #[cfg(test)]
     #[allow(private_interfaces)]
     pub fn defragment<'b>(
+        iter: impl Iterator<Item = (&'b Handshake, &'b [u8])>,
+        buffer: &mut Buf,
+        cipher_suite: Option<Dtls12CipherSuite>,
+        transcript: Option<&mut Buf>,
+    ) -> Result<Handshake, crate::InternalError> {
+        Self::defragment_as(iter, buffer, cipher_suite, transcript, false)
+    }
+
+    /// lwm2m-rs patch: [`Self::defragment`] where `raw_public_key` selects the RFC 7250 form of
+    /// a Certificate message (see [`Body::parse_as`]).
+    #[allow(private_interfaces)]
+    pub fn defragment_as<'b>(
         mut iter: impl Iterator<Item = (&'b Handshake, &'b [u8])>,
         buffer: &mut Buf,
         cipher_suite: Option<Dtls12CipherSuite>,
         transcript: Option<&mut Buf>,
+        raw_public_key: bool,
     ) -> Result<Handshake, crate::InternalError> {
         buffer.clear();
 
@@ -199,14 +213,19 @@ impl Handshake {
             return Err(crate::InternalError::parse_incomplete());
         }
 
-        let (rest, body) =
-            match Body::parse(buffer, 0, first_handshake.header.msg_type, cipher_suite) {
-                Ok(parsed) => parsed,
-                Err(err) => {
-                    mark_handled(handled);
-                    return Err(err.into());
-                }
-            };
+        let (rest, body) = match Body::parse_as(
+            buffer,
+            0,
+            first_handshake.header.msg_type,
+            cipher_suite,
+            raw_public_key,
+        ) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                mark_handled(handled);
+                return Err(err.into());
+            }
+        };
 
         if !rest.is_empty()
             && first_handshake
@@ -444,6 +463,18 @@ impl Body {
         m: MessageType,
         c: Option<Dtls12CipherSuite>,
     ) -> IResult<&[u8], Body> {
+        Self::parse_as(input, base_offset, m, c, false)
+    }
+
+    /// lwm2m-rs patch: [`Self::parse`] where `raw_public_key` says that a Certificate message
+    /// has the RFC 7250 form (the peer's certificate type is RawPublicKey).
+    pub fn parse_as(
+        input: &[u8],
+        base_offset: usize,
+        m: MessageType,
+        c: Option<Dtls12CipherSuite>,
+        raw_public_key: bool,
+    ) -> IResult<&[u8], Body> {
         match m {
             MessageType::HelloRequest => Ok((input, Body::HelloRequest)),
             MessageType::ClientHello => {
@@ -457,6 +488,10 @@ impl Body {
             MessageType::ServerHello => {
                 let (input, server_hello) = ServerHello::parse(input, base_offset)?;
                 Ok((input, Body::ServerHello(server_hello)))
+            }
+            MessageType::Certificate if raw_public_key => {
+                let (input, certificate) = Certificate::parse_raw_public_key(input, base_offset)?;
+                Ok((input, Body::Certificate(certificate)))
             }
             MessageType::Certificate => {
                 let (input, certificate) = Certificate::parse(input, base_offset)?;

@@ -32,10 +32,13 @@ pub use client_hello::ClientHello;
 pub use client_key_exchange::{ClientKeyExchange, ClientPskKeys, ExchangeKeys};
 pub use digitally_signed::DigitallySigned;
 pub use extension::{Extension, ExtensionType};
+// lwm2m-rs patch: RFC 7250 certificate type extensions.
 pub use extensions::ECPointFormatsExtension;
 pub use extensions::SignatureAlgorithmsExtension;
 pub use extensions::SupportedGroupsExtension;
 pub use extensions::UseSrtpExtension;
+pub use extensions::certificate_type::parse_selected as parse_selected_certificate_type;
+pub use extensions::certificate_type::{CERTIFICATE_TYPE_RAW_PUBLIC_KEY, CertificateTypeOffer};
 pub use extensions::use_srtp::{SrtpProfileId, SrtpProfileVec};
 pub use finished::Finished;
 pub use handshake::{Body, Handshake, Header, MessageType};

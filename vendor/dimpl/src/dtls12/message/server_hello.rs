@@ -1,6 +1,7 @@
 use super::SrtpProfileVec;
 use super::extension::ExtensionVec;
 use super::extensions::use_srtp::{SrtpProfileId, UseSrtpExtension};
+use super::{CERTIFICATE_TYPE_RAW_PUBLIC_KEY, parse_selected_certificate_type};
 use super::{CompressionMethod, Dtls12CipherSuite, Extension, ExtensionType};
 use super::{ProtocolVersion, Random, SessionId};
 use crate::buffer::Buf;
@@ -19,6 +20,9 @@ pub struct ServerHello {
     pub extensions: Option<ExtensionVec>,
     // Receive-side values; outbound serialization uses the raw extensions above.
     srtp_profiles: Option<SrtpProfileVec>,
+    // lwm2m-rs patch: the RFC 7250 certificate types the server selected.
+    client_certificate_type: Option<u8>,
+    server_certificate_type: Option<u8>,
 }
 
 impl ServerHello {
@@ -38,6 +42,8 @@ impl ServerHello {
             compression_method,
             extensions,
             srtp_profiles: None,
+            client_certificate_type: None,
+            server_certificate_type: None,
         }
     }
 
@@ -46,7 +52,16 @@ impl ServerHello {
     /// - Uses the provided buffer to stage extension bytes and then stores Range references
     /// - Includes UseSRTP if a profile is provided
     /// - Includes Extended Master Secret if the flag is set
-    pub fn with_extensions(mut self, buf: &mut Buf, srtp_profile: Option<SrtpProfileId>) -> Self {
+    ///
+    /// lwm2m-rs patch: `raw_public_key` selects RawPublicKey (RFC 7250) for the server's key
+    /// and, when `request_client_key`, for the client's.
+    pub fn with_extensions(
+        mut self,
+        buf: &mut Buf,
+        srtp_profile: Option<SrtpProfileId>,
+        raw_public_key: bool,
+        request_client_key: bool,
+    ) -> Self {
         // Clear the buffer and collect extension byte ranges
         buf.clear();
 
@@ -74,6 +89,18 @@ impl ServerHello {
         buf.push(0); // renegotiated_connection length = 0
         ranges.push((ExtensionType::RenegotiationInfo, start, buf.len()));
 
+        // lwm2m-rs patch: RFC 7250 selections (a single CertificateType each).
+        if raw_public_key {
+            if request_client_key {
+                let start = buf.len();
+                buf.push(CERTIFICATE_TYPE_RAW_PUBLIC_KEY);
+                ranges.push((ExtensionType::ClientCertificateType, start, buf.len()));
+            }
+            let start = buf.len();
+            buf.push(CERTIFICATE_TYPE_RAW_PUBLIC_KEY);
+            ranges.push((ExtensionType::ServerCertificateType, start, buf.len()));
+        }
+
         let mut extensions = ExtensionVec::new();
         for (t, s, e) in ranges {
             extensions.push(Extension {
@@ -89,6 +116,8 @@ impl ServerHello {
     pub fn parse(input: &[u8], base_offset: usize) -> IResult<&[u8], ServerHello> {
         let original_input = input;
         let mut srtp_profiles = None;
+        let mut client_certificate_type = None;
+        let mut server_certificate_type = None;
         let (input, server_version) = ProtocolVersion::parse(input)?;
         let (input, random) = Random::parse(input)?;
         let (input, session_id) = SessionId::parse(input)?;
@@ -143,6 +172,20 @@ impl ServerHello {
                                 &original_input[range.start - base_offset..range.end - base_offset];
                             srtp_profiles = Some(UseSrtpExtension::parse(data)?.1.profiles);
                         }
+                        // lwm2m-rs patch: RFC 7250 selections.
+                        if ext.extension_type == ExtensionType::ClientCertificateType
+                            || ext.extension_type == ExtensionType::ServerCertificateType
+                        {
+                            let range = &ext.extension_data_range;
+                            let data =
+                                &original_input[range.start - base_offset..range.end - base_offset];
+                            let selected = parse_selected_certificate_type(data)?.1;
+                            if ext.extension_type == ExtensionType::ClientCertificateType {
+                                client_certificate_type = Some(selected);
+                            } else {
+                                server_certificate_type = Some(selected);
+                            }
+                        }
                         extensions_vec.try_push(ext).map_err(|_| {
                             Err::Failure(Error::new(current_input, ErrorKind::LengthValue))
                         })?;
@@ -167,12 +210,24 @@ impl ServerHello {
                 compression_method,
                 extensions,
                 srtp_profiles,
+                client_certificate_type,
+                server_certificate_type,
             },
         ))
     }
 
     pub fn srtp_profiles(&self) -> Option<&SrtpProfileVec> {
         self.srtp_profiles.as_ref()
+    }
+
+    /// lwm2m-rs patch: the RFC 7250 client_certificate_type the server selected, if any.
+    pub fn client_certificate_type(&self) -> Option<u8> {
+        self.client_certificate_type
+    }
+
+    /// lwm2m-rs patch: the RFC 7250 server_certificate_type the server selected, if any.
+    pub fn server_certificate_type(&self) -> Option<u8> {
+        self.server_certificate_type
     }
 
     pub fn serialize(&self, source_buf: &[u8], output: &mut Buf) {

@@ -1,3 +1,4 @@
+pub mod certificate_type;
 pub mod ec_point_formats;
 pub mod signature_algorithms;
 pub mod supported_groups;
