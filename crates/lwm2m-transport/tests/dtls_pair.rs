@@ -1,5 +1,5 @@
 //! In-memory DTLS client/server pairs in simulated time: handshakes over a seeded lossy link,
-//! failures with typed errors, hostile input, flood limits, certificates.
+//! failures with typed errors, hostile input, flood limits, certificates, raw public keys.
 
 #![cfg(feature = "dtls")]
 
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use lwm2m_transport::dtls::{
     AlertDescription, AuthenticatedIdentity, CertificateError, CertifiedKey, ClientConfig, ClientCredentials,
     ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
-    MemoryCredentialStore, PskCredential, ServerConfig, ServerEvent, ServerLimits, TrustAnchors,
+    MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerEvent, ServerLimits,
+    TrustAnchors,
 };
 
 const KEY: &[u8] = b"0123456789abcdef";
@@ -629,4 +630,203 @@ fn certificates_mutual_authentication_and_rejections() {
             .iter()
             .any(|e| matches!(e, ClientEvent::Failed(DtlsError::Certificate(CertificateError::NameMismatch { .. }))))
     );
+}
+
+fn rpk() -> RawPublicKeyPair {
+    let key = rcgen::KeyPair::generate().unwrap();
+    RawPublicKeyPair::from_private_key_der(&key.serialize_der()).unwrap()
+}
+
+/// An RPK server admitting `admitted` (bound to `endpoint`) and an RPK client pinning `pinned`.
+fn rpk_pair(
+    server_key: &RawPublicKeyPair,
+    admitted: Option<(&RawPublicKey, &str)>,
+    client_key: &RawPublicKeyPair,
+    pinned: &RawPublicKey,
+    link: Link,
+    seed: u64,
+) -> (Pair, Arc<MemoryCredentialStore>) {
+    let now = Instant::now();
+    let store = Arc::new(MemoryCredentialStore::new());
+    if let Some((key, endpoint)) = admitted {
+        store.insert_raw_public_key(key, Some(endpoint));
+    }
+    let mut config = ServerConfig::raw_public_key(store.clone(), server_key.clone());
+    config.timing = timing();
+    let server = DtlsServer::new(config).unwrap();
+    let client = DtlsClient::new(
+        ClientConfig {
+            timing: timing(),
+            ..ClientConfig::new(ClientCredentials::RawPublicKey { key: client_key.clone(), server_key: pinned.clone() })
+        },
+        now,
+    )
+    .unwrap();
+    (Pair::new(client, server, now, link, seed), store)
+}
+
+#[test]
+fn raw_public_keys_authenticate_both_sides_and_reach_every_datagram() {
+    let (server_key, client_key) = (rpk(), rpk());
+    let lossy =
+        Link { drop: 0.2, duplicate: 0.1, jitter: Duration::from_millis(40), latency: Duration::from_millis(5) };
+    for (link, seed) in [(PERFECT, 20), (lossy, 21)] {
+        let (mut pair, store) = rpk_pair(
+            &server_key,
+            Some((client_key.public_key(), "urn:dev:rpk-1")),
+            &client_key,
+            server_key.public_key(),
+            link,
+            seed,
+        );
+        // Queued before the handshake completes (lost with the handshake flights on the lossy
+        // link: DTLS does not make application data reliable, CoAP does).
+        pair.client.send(b"Register").unwrap();
+        assert!(
+            pair.run_until(Duration::from_secs(60), Pair::connected),
+            "seed {seed}: {:?} {:?}",
+            pair.client_events,
+            pair.server_events
+        );
+        pair.link = PERFECT;
+        pair.client.send(b"Update").unwrap();
+        assert!(
+            pair.run_until(Duration::from_secs(5), |p| p.server_datagrams().iter().any(|(_, d)| d == b"Update")),
+            "seed {seed}: {:?}",
+            pair.server_events
+        );
+        if seed == 20 {
+            let payloads: Vec<_> = pair.server_datagrams().into_iter().map(|(_, d)| d).collect();
+            assert_eq!(payloads, vec![b"Register".to_vec(), b"Update".to_vec()]);
+        }
+        let expected = AuthenticatedIdentity::RawPublicKey { spki_sha256: client_key.public_key().sha256() };
+        for (identity, _) in pair.server_datagrams() {
+            assert_eq!(*identity, expected);
+        }
+        assert!(store.may_use_endpoint(&expected, "urn:dev:rpk-1"));
+        assert!(!store.may_use_endpoint(&expected, "urn:dev:other"));
+        assert_eq!(
+            pair.client.server_identity(),
+            Some(&AuthenticatedIdentity::RawPublicKey { spki_sha256: server_key.public_key().sha256() })
+        );
+        pair.server.send(pair.now, pair.client_addr, b"2.04").unwrap();
+        assert!(pair.run_until(Duration::from_secs(60), |p| !p.client_datagrams().is_empty()));
+        assert_eq!(pair.client_datagrams(), vec![b"2.04".to_vec()]);
+    }
+}
+
+#[test]
+fn raw_public_key_not_admitted_by_the_server_is_refused() {
+    let (server_key, client_key, other) = (rpk(), rpk(), rpk());
+    let (mut pair, _) = rpk_pair(
+        &server_key,
+        Some((other.public_key(), "urn:dev:x")),
+        &client_key,
+        server_key.public_key(),
+        PERFECT,
+        22,
+    );
+    pair.client.send(b"Register").unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    let unknown = client_key.public_key().sha256();
+    assert!(
+        pair.server_events.iter().any(|e| matches!(
+            e,
+            ServerEvent::HandshakeFailed {
+                error: DtlsError::Certificate(CertificateError::UntrustedRawPublicKey { spki_sha256 }), ..
+            } if *spki_sha256 == unknown
+        )),
+        "{:?}",
+        pair.server_events
+    );
+    assert!(pair.server_datagrams().is_empty());
+    assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::PeerAlert(AlertDescription::BAD_CERTIFICATE))));
+    let message = DtlsError::Certificate(CertificateError::UntrustedRawPublicKey { spki_sha256: unknown }).to_string();
+    assert!(message.contains(&format!("{:02x}{:02x}", unknown[0], unknown[1])), "{message}");
+}
+
+#[test]
+fn client_refuses_a_server_key_other_than_the_pinned_one() {
+    let (server_key, client_key, pinned) = (rpk(), rpk(), rpk());
+    let (mut pair, _) = rpk_pair(
+        &server_key,
+        Some((client_key.public_key(), "urn:dev:y")),
+        &client_key,
+        pinned.public_key(),
+        PERFECT,
+        23,
+    );
+    pair.client.send(b"Register").unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    let presented = server_key.public_key().sha256();
+    assert!(
+        pair.client_events.contains(&ClientEvent::Failed(DtlsError::Certificate(
+            CertificateError::UntrustedRawPublicKey { spki_sha256: presented }
+        ))),
+        "{:?}",
+        pair.client_events
+    );
+    assert!(pair.server_datagrams().is_empty());
+    assert!(!pair.server_events.iter().any(|e| matches!(e, ServerEvent::Connected { .. })));
+}
+
+#[test]
+fn raw_public_keys_are_not_negotiated_with_certificate_peers() {
+    let pki = Pki::new("LwM2M test CA");
+    let server_cert = pki.leaf("lwm2m.example", &["lwm2m.example"], false);
+    let client_key = rpk();
+
+    // An RPK client against a certificate server: the ServerHello selects no raw public key.
+    let now = Instant::now();
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(server_cert.clone());
+    config.client_trust = Some(pki.anchors());
+    config.timing = timing();
+    let client = DtlsClient::new(
+        ClientConfig {
+            timing: timing(),
+            ..ClientConfig::new(ClientCredentials::RawPublicKey {
+                key: client_key.clone(),
+                server_key: rpk().public_key().clone(),
+            })
+        },
+        now,
+    )
+    .unwrap();
+    let mut pair = Pair::new(client, DtlsServer::new(config).unwrap(), now, PERFECT, 24);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.client_events
+            .contains(&ClientEvent::Failed(DtlsError::Certificate(CertificateError::RawPublicKeyNotNegotiated))),
+        "{:?}",
+        pair.client_events
+    );
+
+    // A certificate client against an RPK server: the ClientHello offers no raw public key.
+    let server_key = rpk();
+    let mut pair = cert_pair(server_cert, pki.anchors(), pki.leaf("urn:dev:c", &[], false), pki.anchors(), None, 25);
+    let mut config = ServerConfig::raw_public_key(Arc::new(MemoryCredentialStore::new()), server_key);
+    config.timing = timing();
+    pair.server = DtlsServer::new(config).unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.server_events.iter().any(|e| matches!(
+            e,
+            ServerEvent::HandshakeFailed {
+                error: DtlsError::Certificate(CertificateError::RawPublicKeyNotNegotiated),
+                ..
+            }
+        )),
+        "{:?}",
+        pair.server_events
+    );
+    assert!(
+        pair.client_events
+            .contains(&ClientEvent::Failed(DtlsError::PeerAlert(AlertDescription::UNSUPPORTED_CERTIFICATE)))
+    );
+
+    // Both a certificate and a raw public key on one server is a configuration error.
+    let mut config = ServerConfig::raw_public_key(Arc::new(MemoryCredentialStore::new()), rpk());
+    config.certificate = Some(pki.leaf("lwm2m.example", &[], false));
+    assert!(matches!(DtlsServer::new(config), Err(DtlsError::InvalidConfig(_))));
 }

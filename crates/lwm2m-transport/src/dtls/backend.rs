@@ -20,6 +20,9 @@ pub enum BackendOutput {
     Connected,
     /// The peer's leaf certificate (DER), to be validated by the caller before trusting anything.
     PeerCertificate(Vec<u8>),
+    /// Raw public key mode (RFC 7250): the peer's DER SubjectPublicKeyInfo, whose private key
+    /// signed the handshake; the caller decides whether the key is trusted.
+    PeerRawPublicKey(Vec<u8>),
     /// Decrypted application data.
     ApplicationData(Vec<u8>),
     /// The peer sent close_notify.

@@ -8,9 +8,10 @@ use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
+use super::config::RawPublicKey;
 use super::config::{ClientConfig, ClientCredentials};
 use super::dimpl_backend::DimplBackend;
-use super::error::DtlsError;
+use super::error::{CertificateError, DtlsError};
 use super::identity::AuthenticatedIdentity;
 use super::record;
 use super::verify::{PeerRole, verify_certificate};
@@ -23,7 +24,8 @@ const MAX_QUEUED: usize = 32;
 #[non_exhaustive]
 pub enum ClientEvent {
     /// The handshake completed. For certificate mode `server` is the validated server
-    /// certificate; for PSK it is our own identity (the server proved it knows that key).
+    /// certificate, for raw public key mode the pinned server key; for PSK it is our own
+    /// identity (the server proved it knows that key).
     Connected {
         /// Who we are talking to.
         server: AuthenticatedIdentity,
@@ -259,6 +261,17 @@ impl<B: DtlsBackend> DtlsClient<B> {
                         }
                     }
                 }
+                BackendOutput::PeerRawPublicKey(der) => {
+                    if let ClientCredentials::RawPublicKey { server_key, .. } = &self.config.credentials {
+                        match check_server_raw_public_key(server_key, &der) {
+                            Ok(identity) => self.server = Some(identity),
+                            Err(e) => {
+                                self.fail(DtlsError::Certificate(e));
+                                return;
+                            }
+                        }
+                    }
+                }
                 BackendOutput::Connected => connected = true,
                 BackendOutput::ApplicationData(data) => self.events.push_back(ClientEvent::Datagram(data)),
                 BackendOutput::CloseNotify => {
@@ -270,11 +283,13 @@ impl<B: DtlsBackend> DtlsClient<B> {
         if connected {
             let server = match (&self.config.credentials, self.server.clone()) {
                 (ClientCredentials::Psk(psk), _) => AuthenticatedIdentity::psk(psk.identity()),
-                (ClientCredentials::Certificate { .. }, Some(server)) => server,
-                (ClientCredentials::Certificate { .. }, None) => {
+                (ClientCredentials::Certificate { .. } | ClientCredentials::RawPublicKey { .. }, Some(server)) => {
+                    server
+                }
+                (ClientCredentials::Certificate { .. } | ClientCredentials::RawPublicKey { .. }, None) => {
                     self.fail(DtlsError::Protocol {
                         backend: self.backend.name(),
-                        reason: "connected without a server certificate".into(),
+                        reason: "connected without a validated server certificate or key".into(),
                     });
                     return;
                 }
@@ -292,4 +307,13 @@ impl<B: DtlsBackend> DtlsClient<B> {
             self.pump(Ok(()));
         }
     }
+}
+
+/// The server's raw public key must be exactly the pinned one (compared in canonical DER form).
+fn check_server_raw_public_key(pinned: &RawPublicKey, der: &[u8]) -> Result<AuthenticatedIdentity, CertificateError> {
+    let key = RawPublicKey::canonical(der).map_err(CertificateError::Malformed)?;
+    if key != *pinned {
+        return Err(CertificateError::UntrustedRawPublicKey { spki_sha256: key.sha256() });
+    }
+    Ok(AuthenticatedIdentity::raw_public_key(&key))
 }

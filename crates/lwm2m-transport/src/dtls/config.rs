@@ -1,14 +1,14 @@
 //! Credentials and configuration for DTLS clients and servers, following the LwM2M Security
-//! object (/0/x): PSK (mode 0), Certificate (mode 2), the cipher suites of resource 16; RPK
-//! (mode 1) is not available with the current backend, and NoSec (mode 3) means plain CoAP
-//! without this module.
+//! object (/0/x): PSK (mode 0), Raw Public Key (mode 1, RFC 7250), Certificate (mode 2), the
+//! cipher suites of resource 16; NoSec (mode 3) means plain CoAP without this module.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, SubjectPublicKeyInfoDer};
+use sha2::{Digest, Sha256};
 
 use super::error::DtlsError;
 use super::identity::CredentialStore;
@@ -112,6 +112,112 @@ impl fmt::Debug for CertifiedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertifiedKey")
             .field("certificate_der", &format_args!("<{} bytes>", self.certificate_der.len()))
+            .field("private_key_der", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A raw public key (RFC 7250): the DER SubjectPublicKeyInfo of an ECDSA P-256 or P-384 key.
+///
+/// The DER is kept in its canonical form (uncompressed point), so two encodings of the same key
+/// compare equal and have the same [`Self::sha256`], the identity LwM2M sees
+/// ([`super::AuthenticatedIdentity::RawPublicKey`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawPublicKey {
+    spki_der: Vec<u8>,
+}
+
+impl RawPublicKey {
+    /// From a DER SubjectPublicKeyInfo (as a peer sends it, or as `openssl pkey -pubout
+    /// -outform DER` writes it).
+    pub fn from_der(spki_der: &[u8]) -> Result<Self, DtlsError> {
+        Self::canonical(spki_der).map_err(|reason| DtlsError::InvalidConfig(format!("raw public key: {reason}")))
+    }
+
+    /// From PEM text with a `PUBLIC KEY` block (the first one).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, DtlsError> {
+        let der = SubjectPublicKeyInfoDer::from_pem_slice(pem)
+            .map_err(|e| DtlsError::InvalidConfig(format!("no PEM PUBLIC KEY block: {e}")))?;
+        Self::from_der(der.as_ref())
+    }
+
+    /// Parses and re-encodes a SubjectPublicKeyInfo; the error says why it is not a usable key.
+    pub(crate) fn canonical(spki_der: &[u8]) -> Result<Self, String> {
+        use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
+        let der = if let Ok(key) = p256::PublicKey::from_public_key_der(spki_der) {
+            key.to_public_key_der().map_err(|e| e.to_string())?
+        } else if let Ok(key) = p384::PublicKey::from_public_key_der(spki_der) {
+            key.to_public_key_der().map_err(|e| e.to_string())?
+        } else {
+            return Err(format!(
+                "{} bytes are not the SubjectPublicKeyInfo of an ECDSA P-256 or P-384 key",
+                spki_der.len()
+            ));
+        };
+        Ok(Self { spki_der: der.as_bytes().to_vec() })
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// SHA-256 over the DER SubjectPublicKeyInfo (the RPK identity).
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.spki_der).into()
+    }
+}
+
+/// Our raw public key and its private key (ECDSA P-256 or P-384). `Debug` never prints the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawPublicKeyPair {
+    public_key: RawPublicKey,
+    private_key_der: Vec<u8>,
+}
+
+impl RawPublicKeyPair {
+    /// From a DER private key, PKCS#8 or SEC1 (`EC PRIVATE KEY`); the public key is derived.
+    pub fn from_private_key_der(private_key_der: &[u8]) -> Result<Self, DtlsError> {
+        use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
+        let spki = if let Ok(key) = p256::SecretKey::from_pkcs8_der(private_key_der)
+            .or_else(|_| p256::SecretKey::from_sec1_der(private_key_der))
+        {
+            key.public_key().to_public_key_der()
+        } else if let Ok(key) = p384::SecretKey::from_pkcs8_der(private_key_der)
+            .or_else(|_| p384::SecretKey::from_sec1_der(private_key_der))
+        {
+            key.public_key().to_public_key_der()
+        } else {
+            return Err(DtlsError::InvalidConfig(
+                "the private key is not an ECDSA P-256 or P-384 key in PKCS#8 or SEC1 DER".into(),
+            ));
+        };
+        let spki = spki.map_err(|e| DtlsError::InvalidConfig(format!("cannot encode the public key: {e}")))?;
+        Ok(Self { public_key: RawPublicKey::from_der(spki.as_bytes())?, private_key_der: private_key_der.to_vec() })
+    }
+
+    /// From PEM text with a `PRIVATE KEY` or `EC PRIVATE KEY` block (the first private key; a
+    /// `PUBLIC KEY` block in the same file, as libcoap's `-M` files have, is ignored).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, DtlsError> {
+        let key = PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|e| DtlsError::InvalidConfig(format!("no PEM private key: {e}")))?;
+        Self::from_private_key_der(key.secret_der())
+    }
+
+    /// Our public key.
+    pub fn public_key(&self) -> &RawPublicKey {
+        &self.public_key
+    }
+
+    pub(crate) fn private_key_der(&self) -> &[u8] {
+        &self.private_key_der
+    }
+}
+
+impl fmt::Debug for RawPublicKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawPublicKeyPair")
+            .field("public_key", &self.public_key)
             .field("private_key_der", &"<redacted>")
             .finish()
     }
@@ -225,7 +331,8 @@ impl CipherSuite {
         }
     }
 
-    /// Whether the suite authenticates with a pre-shared key (otherwise with ECDSA keys).
+    /// Whether the suite authenticates with a pre-shared key (otherwise with ECDSA keys, in
+    /// certificate or raw public key mode).
     pub const fn is_psk(self) -> bool {
         matches!(self, CipherSuite::PskAes128Ccm8)
     }
@@ -252,6 +359,15 @@ pub enum ClientCredentials {
         server_trust: TrustAnchors,
         /// Name to check the server certificate against (LwM2M `/0/x/14` SNI or the URI host).
         server_name: Option<String>,
+    },
+    /// Security mode 1 (RFC 7250): ECDHE_ECDSA with raw public keys on both sides. The server
+    /// must present exactly `server_key` (the LwM2M Security object's "Server Public Key",
+    /// /0/x/4).
+    RawPublicKey {
+        /// Our key pair (/0/x/3 and /0/x/5).
+        key: RawPublicKeyPair,
+        /// The server's public key we trust.
+        server_key: RawPublicKey,
     },
 }
 
@@ -313,6 +429,10 @@ pub struct ServerConfig {
     /// Trust anchors for client certificates; required when `certificate` is set (LwM2M
     /// certificate mode authenticates both sides).
     pub client_trust: Option<TrustAnchors>,
+    /// Our raw public key (security mode 1, RFC 7250); exclusive with [`Self::certificate`].
+    /// Clients must then present a raw public key that
+    /// [`CredentialStore::admit_raw_public_key`] accepts; only ECDHE_ECDSA suites are offered.
+    pub raw_public_key: Option<RawPublicKeyPair>,
     /// Retransmission and deadline.
     pub timing: HandshakeTiming,
     /// Limits.
@@ -326,12 +446,19 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// A raw public key server (security mode 1) with default limits: `credentials` decides which
+    /// client keys are admitted.
+    pub fn raw_public_key(credentials: Arc<dyn CredentialStore>, key: RawPublicKeyPair) -> Self {
+        Self { raw_public_key: Some(key), ..Self::psk(credentials) }
+    }
+
     /// A PSK-only server with default limits.
     pub fn psk(credentials: Arc<dyn CredentialStore>) -> Self {
         Self {
             credentials,
             certificate: None,
             client_trust: None,
+            raw_public_key: None,
             timing: HandshakeTiming::default(),
             limits: ServerLimits::default(),
             mtu: 1280,
@@ -345,6 +472,7 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("certificate", &self.certificate)
             .field("client_trust", &self.client_trust)
+            .field("raw_public_key", &self.raw_public_key)
             .field("timing", &self.timing)
             .field("limits", &self.limits)
             .field("mtu", &self.mtu)
@@ -365,6 +493,36 @@ mod tests {
         }
         assert_eq!(CipherSuite::from_iana(0xC0AE), Some(CipherSuite::EcdheEcdsaAes128Ccm8));
         assert_eq!(CipherSuite::from_iana(0x00AE), None, "CBC suites are not available");
+    }
+
+    #[test]
+    fn raw_public_keys_are_canonical_and_validated() {
+        let pair =
+            RawPublicKeyPair::from_private_key_der(&rcgen::KeyPair::generate().unwrap().serialize_der()).unwrap();
+        let der = pair.public_key().der();
+        assert_eq!(der.len(), 91, "P-256 SubjectPublicKeyInfo");
+        // The same key with a compressed point is the same raw public key.
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        use p256::pkcs8::DecodePublicKey;
+        let point = p256::PublicKey::from_public_key_der(der).unwrap().to_sec1_point(true);
+        let mut compressed = vec![
+            0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+            0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00,
+        ];
+        compressed.extend_from_slice(point.as_bytes());
+        assert_eq!(RawPublicKey::from_der(&compressed).unwrap(), *pair.public_key());
+        // PEM: a PUBLIC KEY block, and the public half of a private key.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let from_pem = RawPublicKey::from_pem(key.public_key_pem().as_bytes()).unwrap();
+        let from_private = RawPublicKeyPair::from_pem(key.serialize_pem().as_bytes()).unwrap();
+        assert_eq!(from_private.public_key(), &from_pem);
+        assert_eq!(from_pem.sha256(), <[u8; 32]>::from(Sha256::digest(from_pem.der())));
+        // Not keys.
+        assert!(RawPublicKey::from_der(b"\x30\x03\x02\x01\x00").is_err());
+        assert!(RawPublicKey::from_der(&[]).is_err());
+        assert!(RawPublicKeyPair::from_private_key_der(&[0x30, 0x00]).is_err());
+        assert!(RawPublicKeyPair::from_pem(b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(!format!("{from_private:?}").contains("private_key_der: ["));
     }
 
     #[test]

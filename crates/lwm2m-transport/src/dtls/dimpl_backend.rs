@@ -3,9 +3,9 @@
 //! What `dimpl` 0.9 (with our patches in `vendor/dimpl/PATCHES.md`) gives: DTLS 1.2 with
 //! TLS_PSK_WITH_AES_128_CCM_8, and ECDHE_ECDSA with AES-128-CCM-8, AES-128/256-GCM and
 //! ChaCha20-Poly1305; extended master secret; flight retransmission; a server that starts after
-//! our stateless HelloVerifyRequest. What it lacks (see `docs/dtls-evaluation.md`): CBC suites,
-//! RFC 7250 raw public keys, Connection ID, resumption, certificate chains (only the leaf is
-//! sent).
+//! our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA suites. What it
+//! lacks (see `docs/dtls-evaluation.md`): CBC suites, Connection ID, resumption, certificate
+//! chains (only the leaf is sent).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dimpl::crypto::Dtls12CipherSuite;
-use dimpl::{Config, Dtls, DtlsCertificate, Output, PskResolver};
+use dimpl::{Config, Dtls, DtlsCertificate, DtlsRawPublicKey, Output, PskResolver};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
 use super::config::{CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
-use super::error::DtlsError;
+use super::error::{CertificateError, DtlsError};
 use super::identity::CredentialStore;
 
 const NAME: &str = "dimpl";
@@ -68,7 +68,16 @@ fn suites(configured: &[CipherSuite], psk: bool) -> Result<Vec<Dtls12CipherSuite
 }
 
 fn protocol(error: &dimpl::Error) -> DtlsError {
-    DtlsError::Protocol { backend: NAME, reason: format!("{error:?}") }
+    match error {
+        dimpl::Error::CertificateError(dimpl::CertificateError::RawPublicKeyNotNegotiated) => {
+            DtlsError::Certificate(CertificateError::RawPublicKeyNotNegotiated)
+        }
+        _ => DtlsError::Protocol { backend: NAME, reason: format!("{error:?}") },
+    }
+}
+
+fn raw_public_key(key: &super::RawPublicKeyPair) -> DtlsRawPublicKey {
+    DtlsRawPublicKey { public_key: key.public_key().der().to_vec(), private_key: key.private_key_der().to_vec() }
 }
 
 /// The `dimpl` backend.
@@ -79,11 +88,15 @@ pub struct DimplBackend;
 pub struct DimplServerContext {
     config: Arc<Config>,
     certificate: Option<DtlsCertificate>,
+    raw_public_key: Option<DtlsRawPublicKey>,
 }
 
 impl std::fmt::Debug for DimplServerContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DimplServerContext").field("certificate", &self.certificate.is_some()).finish()
+        f.debug_struct("DimplServerContext")
+            .field("certificate", &self.certificate.is_some())
+            .field("raw_public_key", &self.raw_public_key.is_some())
+            .finish()
     }
 }
 
@@ -106,6 +119,25 @@ impl DtlsBackend for DimplBackend {
     }
 
     fn prepare_server(&self, config: &ServerConfig) -> Result<DimplServerContext, DtlsError> {
+        if let Some(key) = &config.raw_public_key {
+            if config.certificate.is_some() {
+                return Err(DtlsError::InvalidConfig(
+                    "a server uses either a certificate or a raw public key, not both".into(),
+                ));
+            }
+            // RFC 7250 with the ECDHE_ECDSA suites; clients must present a raw public key too.
+            let built = builder(&config.timing, config.mtu)
+                .dtls12_cipher_suites(&suites(&config.cipher_suites, false)?)
+                .use_server_cookie(false)
+                .require_client_certificate(true)
+                .build()
+                .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+            return Ok(DimplServerContext {
+                config: Arc::new(built),
+                certificate: None,
+                raw_public_key: Some(raw_public_key(key)),
+            });
+        }
         if config.certificate.is_some() && config.client_trust.is_none() {
             return Err(DtlsError::InvalidConfig(
                 "certificate mode needs trust anchors for client certificates (client_trust)".into(),
@@ -134,7 +166,7 @@ impl DtlsBackend for DimplBackend {
             certificate: c.certificate_der().to_vec(),
             private_key: c.private_key_der().to_vec(),
         });
-        Ok(DimplServerContext { config: Arc::new(built), certificate })
+        Ok(DimplServerContext { config: Arc::new(built), certificate, raw_public_key: None })
     }
 
     fn new_server_session(
@@ -143,9 +175,12 @@ impl DtlsBackend for DimplBackend {
         now: Instant,
         next_record_sequence: u64,
     ) -> Result<DimplSession, DtlsError> {
-        let mut dtls = match &context.certificate {
-            Some(cert) => Dtls::new_12(context.config.clone(), cert.clone(), now),
-            None => Dtls::new_12_psk(context.config.clone(), now),
+        let mut dtls = match (&context.certificate, &context.raw_public_key) {
+            (_, Some(key)) => {
+                Dtls::new_12_raw_public_key(context.config.clone(), key.clone(), now).map_err(|e| protocol(&e))?
+            }
+            (Some(cert), None) => Dtls::new_12(context.config.clone(), cert.clone(), now),
+            (None, None) => Dtls::new_12_psk(context.config.clone(), now),
         };
         dtls.set_active(false);
         if !dtls.continue_after_stateless_hello_verify(next_record_sequence) {
@@ -165,7 +200,18 @@ impl DtlsBackend for DimplBackend {
                     .dtls12_cipher_suites(&suites(&config.cipher_suites, true)?)
                     .build()
                     .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
-                Ok(DimplClientContext { config: Arc::new(built), certificate: None })
+                Ok(DimplClientContext { config: Arc::new(built), certificate: None, raw_public_key: None })
+            }
+            ClientCredentials::RawPublicKey { key, .. } => {
+                let built = builder(&config.timing, config.mtu)
+                    .dtls12_cipher_suites(&suites(&config.cipher_suites, false)?)
+                    .build()
+                    .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
+                Ok(DimplClientContext {
+                    config: Arc::new(built),
+                    certificate: None,
+                    raw_public_key: Some(raw_public_key(key)),
+                })
             }
             ClientCredentials::Certificate { certificate, .. } => {
                 let built = builder(&config.timing, config.mtu)
@@ -176,15 +222,18 @@ impl DtlsBackend for DimplBackend {
                     certificate: certificate.certificate_der().to_vec(),
                     private_key: certificate.private_key_der().to_vec(),
                 };
-                Ok(DimplClientContext { config: Arc::new(built), certificate: Some(cert) })
+                Ok(DimplClientContext { config: Arc::new(built), certificate: Some(cert), raw_public_key: None })
             }
         }
     }
 
     fn new_client_session(&self, context: &DimplClientContext, now: Instant) -> Result<DimplSession, DtlsError> {
-        let dtls = match &context.certificate {
-            Some(cert) => Dtls::new_12(context.config.clone(), cert.clone(), now),
-            None => Dtls::new_12_psk(context.config.clone(), now),
+        let dtls = match (&context.certificate, &context.raw_public_key) {
+            (_, Some(key)) => {
+                Dtls::new_12_raw_public_key(context.config.clone(), key.clone(), now).map_err(|e| protocol(&e))?
+            }
+            (Some(cert), None) => Dtls::new_12(context.config.clone(), cert.clone(), now),
+            (None, None) => Dtls::new_12_psk(context.config.clone(), now),
         };
         DimplSession::start(dtls, now, false)
     }
@@ -194,11 +243,15 @@ impl DtlsBackend for DimplBackend {
 pub struct DimplClientContext {
     config: Arc<Config>,
     certificate: Option<DtlsCertificate>,
+    raw_public_key: Option<DtlsRawPublicKey>,
 }
 
 impl std::fmt::Debug for DimplClientContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DimplClientContext").field("certificate", &self.certificate.is_some()).finish()
+        f.debug_struct("DimplClientContext")
+            .field("certificate", &self.certificate.is_some())
+            .field("raw_public_key", &self.raw_public_key.is_some())
+            .finish()
     }
 }
 
@@ -240,6 +293,7 @@ impl DimplSession {
                 }
                 Output::Connected => self.outputs.push_back(BackendOutput::Connected),
                 Output::PeerCert(der) => self.outputs.push_back(BackendOutput::PeerCertificate(der.to_vec())),
+                Output::PeerRawPublicKey(der) => self.outputs.push_back(BackendOutput::PeerRawPublicKey(der.to_vec())),
                 Output::ApplicationData(d) => self.outputs.push_back(BackendOutput::ApplicationData(d.to_vec())),
                 Output::CloseNotify => self.outputs.push_back(BackendOutput::CloseNotify),
                 _ => {}

@@ -17,6 +17,8 @@ impl AlertDescription {
     pub const HANDSHAKE_FAILURE: Self = Self(40);
     /// `bad_certificate` (42).
     pub const BAD_CERTIFICATE: Self = Self(42);
+    /// `unsupported_certificate` (43): e.g. no common certificate type (RFC 7250 §4.2).
+    pub const UNSUPPORTED_CERTIFICATE: Self = Self(43);
     /// `certificate_expired` (45).
     pub const CERTIFICATE_EXPIRED: Self = Self(45);
     /// `certificate_unknown` (46).
@@ -114,6 +116,21 @@ pub enum CertificateError {
     /// Any other path-building failure, with webpki's reason.
     #[error("certificate validation failed: {0}")]
     Other(String),
+    /// Raw public key mode: the peer's key is not the pinned one (client) or not admitted by
+    /// the credential store (server).
+    #[error("the raw public key with SHA-256 {} is not trusted", hex(.spki_sha256))]
+    UntrustedRawPublicKey {
+        /// SHA-256 over the peer's DER SubjectPublicKeyInfo.
+        spki_sha256: [u8; 32],
+    },
+    /// Raw public key mode: the peer did not negotiate raw public keys (RFC 7250
+    /// client/server_certificate_type), e.g. it only does X.509 or PSK.
+    #[error("the peer did not negotiate raw public keys (RFC 7250)")]
+    RawPublicKeyNotNegotiated,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl CertificateError {
@@ -123,7 +140,10 @@ impl CertificateError {
             Self::Expired | Self::NotValidYet => AlertDescription::CERTIFICATE_EXPIRED,
             Self::UnknownIssuer => AlertDescription::UNKNOWN_CA,
             Self::NotProvisioned => AlertDescription::ACCESS_DENIED,
-            Self::BadSignature | Self::Malformed(_) => AlertDescription::BAD_CERTIFICATE,
+            Self::BadSignature | Self::Malformed(_) | Self::UntrustedRawPublicKey { .. } => {
+                AlertDescription::BAD_CERTIFICATE
+            }
+            Self::RawPublicKeyNotNegotiated => AlertDescription::UNSUPPORTED_CERTIFICATE,
             _ => AlertDescription::CERTIFICATE_UNKNOWN,
         }
     }

@@ -20,10 +20,9 @@ pub enum AuthenticatedIdentity {
     },
     /// Certificate mode: facts from the validated peer leaf certificate.
     Certificate(CertificateIdentity),
-    /// Raw public key mode (RFC 7250): the SHA-256 of the peer's SubjectPublicKeyInfo.
-    ///
-    /// Not produced by the current backend (see `docs/dtls-evaluation.md`); defined so the
-    /// LwM2M layer can already handle it.
+    /// Raw public key mode (security mode 1, RFC 7250): the SHA-256 of the peer's
+    /// SubjectPublicKeyInfo (canonical DER, see [`super::RawPublicKey`]), which the handshake
+    /// proved the peer holds the private key for.
     RawPublicKey {
         /// SHA-256 over the DER SubjectPublicKeyInfo.
         spki_sha256: [u8; 32],
@@ -51,8 +50,14 @@ impl AuthenticatedIdentity {
         Self::Psk { identity: Arc::from(identity) }
     }
 
+    /// A raw public key identity.
+    pub fn raw_public_key(key: &super::RawPublicKey) -> Self {
+        Self::RawPublicKey { spki_sha256: key.sha256() }
+    }
+
     /// The endpoint name this identity implies when the credential store has no explicit binding:
-    /// the PSK identity if it is UTF-8, the certificate's commonName. None for RPK.
+    /// the PSK identity if it is UTF-8, the certificate's commonName. None for RPK (a key names
+    /// nobody: bind it with [`MemoryCredentialStore::insert_raw_public_key`]).
     pub fn implied_endpoint_name(&self) -> Option<&str> {
         match self {
             Self::Psk { identity } => std::str::from_utf8(identity).ok(),
@@ -93,6 +98,14 @@ pub trait CredentialStore: Send + Sync + 'static {
         true
     }
 
+    /// Whether a client that proved it holds the raw public key with this SHA-256 (over its DER
+    /// SubjectPublicKeyInfo) is admitted. The default admits none: a raw public key carries no
+    /// issuer to trust, so every key must be provisioned.
+    fn admit_raw_public_key(&self, spki_sha256: &[u8; 32]) -> bool {
+        let _ = spki_sha256;
+        false
+    }
+
     /// The endpoint name bound to an identity, if the store binds one explicitly.
     fn bound_endpoint(&self, identity: &AuthenticatedIdentity) -> Option<String> {
         let _ = identity;
@@ -113,6 +126,7 @@ pub trait CredentialStore: Send + Sync + 'static {
 struct MemoryInner {
     psk: HashMap<Vec<u8>, (Vec<u8>, Option<String>)>,
     certificates: HashMap<[u8; 32], Option<String>>,
+    raw_public_keys: HashMap<[u8; 32], Option<String>>,
     require_provisioned_certificates: bool,
 }
 
@@ -123,7 +137,7 @@ pub struct MemoryCredentialStore {
 }
 
 impl MemoryCredentialStore {
-    /// An empty store (no PSKs; every valid certificate admitted).
+    /// An empty store (no PSKs, no raw public keys; every valid certificate admitted).
     pub fn new() -> Self {
         Self::default()
     }
@@ -149,6 +163,27 @@ impl MemoryCredentialStore {
         }
     }
 
+    /// Admits a client raw public key (security mode 1), optionally bound to an endpoint name.
+    /// Without a binding the client cannot register under any name (a key implies none).
+    pub fn insert_raw_public_key(&self, key: &super::RawPublicKey, endpoint: Option<&str>) {
+        self.insert_raw_public_key_sha256(key.sha256(), endpoint);
+    }
+
+    /// Like [`Self::insert_raw_public_key`], by the SHA-256 of the canonical DER
+    /// SubjectPublicKeyInfo ([`super::RawPublicKey::sha256`]).
+    pub fn insert_raw_public_key_sha256(&self, spki_sha256: [u8; 32], endpoint: Option<&str>) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.raw_public_keys.insert(spki_sha256, endpoint.map(str::to_owned));
+        }
+    }
+
+    /// Stops admitting a client raw public key.
+    pub fn remove_raw_public_key(&self, spki_sha256: &[u8; 32]) {
+        if let Ok(mut inner) = self.inner.write() {
+            inner.raw_public_keys.remove(spki_sha256);
+        }
+    }
+
     /// When true, only certificates added with [`Self::insert_certificate`] are admitted
     /// (in addition to chaining to a trust anchor). Default false.
     pub fn require_provisioned_certificates(&self, required: bool) {
@@ -169,12 +204,16 @@ impl CredentialStore for MemoryCredentialStore {
         })
     }
 
+    fn admit_raw_public_key(&self, spki_sha256: &[u8; 32]) -> bool {
+        self.inner.read().is_ok_and(|inner| inner.raw_public_keys.contains_key(spki_sha256))
+    }
+
     fn bound_endpoint(&self, identity: &AuthenticatedIdentity) -> Option<String> {
         let inner = self.inner.read().ok()?;
         match identity {
             AuthenticatedIdentity::Psk { identity } => inner.psk.get(&identity[..])?.1.clone(),
             AuthenticatedIdentity::Certificate(c) => inner.certificates.get(&c.fingerprint_sha256)?.clone(),
-            AuthenticatedIdentity::RawPublicKey { .. } => None,
+            AuthenticatedIdentity::RawPublicKey { spki_sha256 } => inner.raw_public_keys.get(spki_sha256)?.clone(),
         }
     }
 }

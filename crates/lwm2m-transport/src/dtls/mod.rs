@@ -14,13 +14,16 @@
 //! - Both drive a [`DtlsBackend`]; the default is [`DimplBackend`] over the pure-Rust `dimpl`
 //!   crate. Certificate validation ([`TrustAnchors`], `rustls-webpki` with pure-Rust ECDSA) and
 //!   identity extraction happen here, not in the backend, so they survive a backend change.
-//!   `docs/dtls-evaluation.md` explains the choice and the gaps (no RFC 7250 raw public keys, no
-//!   Connection ID, no resumption, no ECDHE_ECDSA_WITH_AES_128_CCM_8 with the current backend).
+//!   Raw public keys (RFC 7250) come from the backend as the peer's SubjectPublicKeyInfo; the
+//!   pinning (client) and admission (server, [`CredentialStore::admit_raw_public_key`]) happen
+//!   here too. `docs/dtls-evaluation.md` explains the choice and the gaps (no Connection ID, no
+//!   resumption, no CBC suites with the current backend).
 //!
 //! Security modes map as follows: PSK (mode 0) → [`ClientCredentials::Psk`] /
-//! [`CredentialStore::psk_key`]; Certificate (mode 2) → [`ClientCredentials::Certificate`] /
-//! [`ServerConfig::certificate`] + [`ServerConfig::client_trust`]; NoSec (mode 3) → plain CoAP
-//! without this module; RPK (mode 1) → not available yet.
+//! [`CredentialStore::psk_key`]; RPK (mode 1) → [`ClientCredentials::RawPublicKey`] /
+//! [`ServerConfig::raw_public_key`] + [`CredentialStore::admit_raw_public_key`]; Certificate
+//! (mode 2) → [`ClientCredentials::Certificate`] / [`ServerConfig::certificate`] +
+//! [`ServerConfig::client_trust`]; NoSec (mode 3) → plain CoAP without this module.
 //!
 //! # Example (in memory)
 //!
@@ -73,7 +76,7 @@ pub use backend::{BackendOutput, BackendSession, DtlsBackend};
 pub use client::{ClientEvent, ClientState, DtlsClient};
 pub use config::{
     CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
-    PskCredential, ServerConfig, ServerLimits, TrustAnchors,
+    PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerLimits, TrustAnchors,
 };
 pub use dimpl_backend::{DimplBackend, DimplClientContext, DimplServerContext, DimplSession};
 pub use error::{AlertDescription, CertificateError, DtlsError};

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
-use super::config::{ServerConfig, ServerLimits};
+use super::config::{RawPublicKey, ServerConfig, ServerLimits};
 use super::cookie::CookieJar;
 use super::dimpl_backend::DimplBackend;
 use super::error::{CertificateError, DtlsError};
@@ -119,6 +119,7 @@ struct Session<S> {
     phase: Phase,
     identity: Option<Arc<AuthenticatedIdentity>>,
     certificate: Option<CertificateIdentity>,
+    raw_public_key: Option<[u8; 32]>,
     last_activity: Instant,
     plaintext_sequence: u64,
     deadline: Option<Instant>,
@@ -282,6 +283,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
             phase: Phase::Handshaking { started: now, answered_hello: false },
             identity: None,
             certificate: None,
+            raw_public_key: None,
             last_activity: now,
             plaintext_sequence: 0,
             deadline: None,
@@ -327,6 +329,13 @@ impl<B: DtlsBackend> DtlsServer<B> {
                             break;
                         }
                     },
+                    BackendOutput::PeerRawPublicKey(der) => match check_client_raw_public_key(&self.config, &der) {
+                        Ok(spki_sha256) => session.raw_public_key = Some(spki_sha256),
+                        Err(e) => {
+                            outcome = Err(DtlsError::Certificate(e));
+                            break;
+                        }
+                    },
                     BackendOutput::Connected => connected = true,
                     BackendOutput::ApplicationData(payload) => {
                         session.last_activity = now;
@@ -342,9 +351,11 @@ impl<B: DtlsBackend> DtlsServer<B> {
                 }
             }
             if connected && outcome.is_ok() {
-                let identity = match (session.certificate.take(), session.backend.psk_lookup()) {
-                    (Some(cert), _) => Some(AuthenticatedIdentity::Certificate(cert)),
-                    (None, Some((id, true))) => Some(AuthenticatedIdentity::psk(id)),
+                let identity = match (session.certificate.take(), session.raw_public_key, session.backend.psk_lookup())
+                {
+                    (Some(cert), _, _) => Some(AuthenticatedIdentity::Certificate(cert)),
+                    (None, Some(spki_sha256), _) => Some(AuthenticatedIdentity::RawPublicKey { spki_sha256 }),
+                    (None, None, Some((id, true))) => Some(AuthenticatedIdentity::psk(id)),
                     _ => None,
                 };
                 match identity {
@@ -578,6 +589,16 @@ impl<B: DtlsBackend> DtlsServer<B> {
         }
         self.handshakes.remove(&peer);
     }
+}
+
+/// Canonicalises a client's raw public key and asks the credential store whether it is admitted.
+fn check_client_raw_public_key(config: &ServerConfig, der: &[u8]) -> Result<[u8; 32], CertificateError> {
+    let key = RawPublicKey::canonical(der).map_err(CertificateError::Malformed)?;
+    let spki_sha256 = key.sha256();
+    if !config.credentials.admit_raw_public_key(&spki_sha256) {
+        return Err(CertificateError::UntrustedRawPublicKey { spki_sha256 });
+    }
+    Ok(spki_sha256)
 }
 
 fn check_client_certificate(config: &ServerConfig, der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
