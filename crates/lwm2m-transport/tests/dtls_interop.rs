@@ -1,5 +1,6 @@
-//! DTLS interop with libcoap's OpenSSL build (Debian `libcoap3-bin`) over real UDP loopback:
-//! our client against `coap-server-openssl -k`, and `coap-client-openssl -u -k` against our server.
+//! DTLS interop with libcoap (Debian `libcoap3-bin`) over real UDP loopback: PSK and
+//! certificates with the OpenSSL and GnuTLS builds, raw public keys (RFC 7250, `-M`) with the
+//! GnuTLS build (the OpenSSL build on Debian bookworm has no RPK).
 //!
 //! Policy (see the project rules): if the peer binary is missing the test prints
 //! "SKIPPED: peer X not installed", unless `CI` is set (not "" or "false"), where it fails.
@@ -13,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lwm2m_transport::dtls::{
-    AuthenticatedIdentity, CipherSuite, ClientConfig, ClientEvent, DtlsClient, DtlsError, DtlsServer,
-    MemoryCredentialStore, PskCredential, ServerConfig, ServerEvent,
+    AuthenticatedIdentity, CertificateError, CipherSuite, ClientConfig, ClientCredentials, ClientEvent, DtlsClient,
+    DtlsError, DtlsServer, MemoryCredentialStore, PskCredential, ServerConfig, ServerEvent,
 };
 
 fn peer(name: &str) -> Option<std::path::PathBuf> {
@@ -400,4 +401,142 @@ fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]
     assert!(output.contains("hello certificate"), "coap-client output: {output}; failures: {failures:?}");
     assert_eq!(identities.len(), 1, "{identities:?}");
     assert_eq!(identities[0].implied_endpoint_name(), Some("urn-dev-cert"));
+}
+
+/// A P-256 key pair for raw public key mode, written as libcoap's `-M` file wants it (the
+/// `PUBLIC KEY` and the `PRIVATE KEY` blocks in one PEM file).
+struct RpkFile {
+    path: std::path::PathBuf,
+    key: lwm2m_transport::dtls::RawPublicKeyPair,
+}
+
+impl RpkFile {
+    fn new(tag: &str) -> Self {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let path = std::env::temp_dir().join(format!("lwm2m-rpk-{tag}-{}.pem", std::process::id()));
+        std::fs::write(&path, format!("{}{}", key.public_key_pem(), key.serialize_pem())).unwrap();
+        let pem = std::fs::read(&path).unwrap();
+        let key = lwm2m_transport::dtls::RawPublicKeyPair::from_pem(&pem).unwrap();
+        RpkFile { path, key }
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for RpkFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// libcoap's GnuTLS build does RFC 7250 (`-M`); its OpenSSL build on Debian bookworm does not.
+#[test]
+fn raw_public_keys_coap_client_gnutls_against_our_server() {
+    let Some(client_bin) = peer("coap-client-gnutls") else { return };
+    let (server_key, client_key) = (RpkFile::new("server-s"), RpkFile::new("server-c"));
+    let store = MemoryCredentialStore::new();
+    store.insert_raw_public_key(client_key.key.public_key(), Some("urn:dev:rpk"));
+    let mut config = ServerConfig::raw_public_key(Arc::new(store), server_key.key.clone());
+    config.cipher_suites = vec![CipherSuite::EcdheEcdsaAes128Ccm8];
+    let server = DtlsServer::new(config).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello raw public key"))
+    };
+    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let output = run_coap_client(&client_bin, &["-M", client_key.path(), "-B", "10", &uri]);
+    stop.store(true, Ordering::Relaxed);
+    let (identities, failures) = thread.join().unwrap();
+    assert!(output.contains("hello raw public key"), "coap-client output: {output}; failures: {failures:?}");
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(*identities[0], AuthenticatedIdentity::raw_public_key(client_key.key.public_key()));
+}
+
+/// A key the server does not know is refused with a typed error, and nothing gets through.
+#[test]
+fn raw_public_keys_unknown_coap_client_gnutls_key_is_refused() {
+    let Some(client_bin) = peer("coap-client-gnutls") else { return };
+    let (server_key, client_key) = (RpkFile::new("unknown-s"), RpkFile::new("unknown-c"));
+    let server =
+        DtlsServer::new(ServerConfig::raw_public_key(Arc::new(MemoryCredentialStore::new()), server_key.key.clone()))
+            .unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"must not be seen"))
+    };
+    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let output = run_coap_client(&client_bin, &["-M", client_key.path(), "-B", "3", &uri]);
+    stop.store(true, Ordering::Relaxed);
+    let (identities, failures) = thread.join().unwrap();
+    assert!(!output.contains("must not be seen"), "{output}");
+    assert!(identities.is_empty());
+    let unknown = client_key.key.public_key().sha256();
+    assert!(
+        failures.contains(&DtlsError::Certificate(CertificateError::UntrustedRawPublicKey { spki_sha256: unknown })),
+        "{failures:?}"
+    );
+}
+
+#[test]
+fn raw_public_keys_our_client_against_coap_server_gnutls() {
+    let Some(server_bin) = peer("coap-server-gnutls") else { return };
+    let (server_key, client_key) = (RpkFile::new("client-s"), RpkFile::new("client-c"));
+    let port = free_port_pair();
+    let _server = Reaped(
+        Command::new(server_bin)
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-v", "0", "-M", server_key.path()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start coap-server-gnutls"),
+    );
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port + 1)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let config = ClientConfig {
+        cipher_suites: vec![CipherSuite::EcdheEcdsaAes128Ccm8],
+        ..ClientConfig::new(ClientCredentials::RawPublicKey {
+            key: client_key.key.clone(),
+            server_key: server_key.key.public_key().clone(),
+        })
+    };
+    let start = Instant::now();
+    let mut client = DtlsClient::new(config, start).unwrap();
+    client.send(&GET_TIME).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut response = None;
+    let mut last_failure = None;
+    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        if let Ok(n) = socket.recv(&mut buf) {
+            client.handle_datagram(Instant::now(), &buf[..n]);
+        }
+        client.handle_timeout(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                ClientEvent::Datagram(d) => response = Some(d),
+                // The server may not be listening yet; try again.
+                ClientEvent::Failed(e) => {
+                    last_failure = Some(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                    client.restart(Instant::now()).unwrap();
+                    client.send(&GET_TIME).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    let response = response.unwrap_or_else(|| panic!("no response; last failure {last_failure:?}"));
+    assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
+    assert_eq!(client.server_identity(), Some(&AuthenticatedIdentity::raw_public_key(server_key.key.public_key())));
 }
