@@ -59,7 +59,8 @@ enum CoapCommand {
 #[derive(Debug, Args)]
 struct RequestArgs {
     /// Target, e.g. `coap://127.0.0.1:5683/3/0?x=1` (`coap://[::1]/a` for IPv6); `coaps://` (DTLS,
-    /// default port 5684) needs --psk-identity with --psk-key/--psk-key-text, or --ca, --cert and --key.
+    /// default port 5684) needs --psk-identity with --psk-key/--psk-key-text, --rpk with
+    /// --rpk-peer, or --ca, --cert and --key.
     uri: String,
     /// Accept option: a content-format number or name (`text`, `tlv`, `senml-cbor`, ...).
     #[arg(long)]
@@ -103,6 +104,8 @@ struct RequestArgs {
     tls: tcp::CertArgs,
     #[command(flatten)]
     psk: dtls::PskArgs,
+    #[command(flatten)]
+    rpk: dtls::RpkArgs,
 }
 
 /// Options of `lwm2m coap serve`.
@@ -266,6 +269,9 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
     if !uri.secure && args.psk.any() {
         return Ok(fail("--psk-identity/--psk-key are for coaps:// URIs"));
     }
+    if !uri.secure && args.rpk.any() {
+        return Ok(fail("--rpk/--rpk-peer are for coaps:// URIs"));
+    }
     let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
         Ok(mut addrs) => match addrs.next() {
             Some(a) => a,
@@ -283,7 +289,7 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
     }
     let limit = args.timeout.map(Duration::from_secs_f64);
     let handle = if uri.secure {
-        let dtls_config = match dtls::client_config(&args.psk, &args.tls, &uri.host, limit) {
+        let dtls_config = match dtls::client_config(&args.psk, &args.rpk, &args.tls, &uri.host, limit) {
             Ok(c) => c,
             Err(e) => return Ok(fail(format!("{e:#}"))),
         };
@@ -748,13 +754,16 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config { seed: seed_from_os(), ..Config::default() };
     let mut failures = None;
     let handle = if args.dtls.dtls {
-        let socket = dtls::bind(args.bind, &args.dtls.psk, &args.stream_certs).await?;
+        let socket = dtls::bind(args.bind, &args.dtls, &args.stream_certs).await?;
         println!("listening on coaps://{}", socket.local_addr()?);
         failures = Some(tokio::spawn(dtls::report_failures(socket.clone())));
         driver::spawn(socket, config, server)
     } else {
         if args.dtls.psk.any() {
             bail!("--psk-identity/--psk-key need --dtls");
+        }
+        if args.dtls.rpk.any() {
+            bail!("--rpk/--rpk-peer need --dtls");
         }
         let socket = tokio::net::UdpSocket::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
         println!("listening on coap://{}", socket.local_addr()?);

@@ -14,8 +14,12 @@
 //!   verify client certificates). Certificates are mandatory on both sides because LwM2M
 //!   certificate mode authenticates both peers and the DTLS backend does not offer server-only
 //!   authentication. Only the leaf certificate is sent, so peers must trust its issuer directly.
+//! - Raw public key (mode 1, RFC 7250): `--rpk KEY.pem` (our ECDSA P-256/P-384 private key, PEM
+//!   `PRIVATE KEY` or `EC PRIVATE KEY`; a libcoap `-M` file works) and `--rpk-peer PUB.pem` (a
+//!   PEM `PUBLIC KEY`): the client trusts exactly that server key; the server admits the client
+//!   keys given (repeat `--rpk-peer`). Nothing else is trusted: a raw public key has no issuer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +27,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use lwm2m_transport::dtls::{
     CertifiedKey, ClientConfig, ClientCredentials, DtlsClientSocket, DtlsError, DtlsServer, DtlsServerSocket,
-    HandshakeTiming, MemoryCredentialStore, PskCredential, ServerConfig, TrustAnchors,
+    HandshakeTiming, MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, TrustAnchors,
 };
 
 use super::tcp::CertArgs;
@@ -42,15 +46,56 @@ pub(crate) struct PskArgs {
     pub(crate) psk_key_text: Option<String>,
 }
 
+/// Raw public key options of the DTLS modes (security mode 1, RFC 7250).
+#[derive(Debug, Args, Default)]
+pub(crate) struct RpkArgs {
+    /// DTLS raw public key mode (RFC 7250): our ECDSA P-256/P-384 private key (PEM `PRIVATE KEY`
+    /// or `EC PRIVATE KEY`); needs --rpk-peer.
+    #[arg(long, value_name = "KEY.pem")]
+    pub(crate) rpk: Option<PathBuf>,
+    /// The peer's raw public key (PEM `PUBLIC KEY`): for `coaps://` the server key to trust; for
+    /// `serve --dtls` a client key to admit (repeatable).
+    #[arg(long, value_name = "PUB.pem", requires = "rpk")]
+    pub(crate) rpk_peer: Vec<PathBuf>,
+}
+
+impl RpkArgs {
+    /// True when any RPK option was given.
+    pub(crate) fn any(&self) -> bool {
+        self.rpk.is_some() || !self.rpk_peer.is_empty()
+    }
+
+    /// Our key pair and the peer keys, or None when --rpk was not given.
+    fn keys(&self) -> anyhow::Result<Option<(RawPublicKeyPair, Vec<RawPublicKey>)>> {
+        let Some(path) = &self.rpk else { return Ok(None) };
+        let key = RawPublicKeyPair::from_pem(&read_pem(path, "--rpk")?)
+            .with_context(|| format!("--rpk {}", path.display()))?;
+        let peers = self
+            .rpk_peer
+            .iter()
+            .map(|p| {
+                RawPublicKey::from_pem(&read_pem(p, "--rpk-peer")?)
+                    .with_context(|| format!("--rpk-peer {}", p.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if peers.is_empty() {
+            bail!("--rpk needs --rpk-peer PUB.pem: a raw public key is trusted only when given");
+        }
+        Ok(Some((key, peers)))
+    }
+}
+
 /// The DTLS mode of `lwm2m coap serve`.
 #[derive(Debug, Args, Default)]
 pub(crate) struct DtlsServeArgs {
-    /// Serve CoAP over DTLS (`coaps://`): with --psk-identity and --psk-key/--psk-key-text, or
-    /// with --cert, --key and --ca (certificate mode).
+    /// Serve CoAP over DTLS (`coaps://`): with --psk-identity and --psk-key/--psk-key-text, with
+    /// --cert, --key and --ca (certificate mode), or with --rpk and --rpk-peer (raw public keys).
     #[arg(long, conflicts_with_all = ["tcp", "tls"])]
     pub(crate) dtls: bool,
     #[command(flatten)]
     pub(crate) psk: PskArgs,
+    #[command(flatten)]
+    pub(crate) rpk: RpkArgs,
 }
 
 impl PskArgs {
@@ -94,15 +139,26 @@ fn trust_anchors(certs: &CertArgs) -> anyhow::Result<Option<TrustAnchors>> {
         .transpose()
 }
 
-/// The client configuration for `coaps://host`: PSK when a PSK option is given, else certificates.
-/// `handshake_limit` bounds the handshake (the `--timeout`, when given).
+/// The client configuration for `coaps://host`: PSK when a PSK option is given, raw public keys
+/// with --rpk, else certificates. `handshake_limit` bounds the handshake (the `--timeout`, when
+/// given).
 pub(crate) fn client_config(
     psk: &PskArgs,
+    rpk: &RpkArgs,
     certs: &CertArgs,
     host: &str,
     handshake_limit: Option<Duration>,
 ) -> anyhow::Result<ClientConfig> {
-    let mut config = if let Some(credential) = psk.credential()? {
+    let mut config = if let Some((key, mut peers)) = rpk.keys()? {
+        if psk.any() || certs.cert.is_some() || certs.ca.is_some() {
+            bail!("give one of --psk-identity/--psk-key, --rpk/--rpk-peer or --ca/--cert/--key for coaps://");
+        }
+        let server_key = peers.remove(0);
+        if !peers.is_empty() {
+            bail!("coaps:// trusts exactly one server key: give --rpk-peer once");
+        }
+        ClientConfig::new(ClientCredentials::RawPublicKey { key, server_key })
+    } else if let Some(credential) = psk.credential()? {
         if certs.cert.is_some() || certs.ca.is_some() {
             bail!("give either --psk-identity/--psk-key or --ca/--cert/--key for coaps://, not both");
         }
@@ -144,10 +200,23 @@ fn handshake_failure(addr: std::net::SocketAddr, error: &DtlsError, psk: bool) -
 /// The DTLS endpoint of `serve --dtls`, bound to `bind`.
 pub(crate) async fn bind(
     bind: std::net::SocketAddr,
-    psk: &PskArgs,
+    dtls: &DtlsServeArgs,
     certs: &CertArgs,
 ) -> anyhow::Result<Arc<DtlsServerSocket>> {
+    let psk = &dtls.psk;
     let store = MemoryCredentialStore::new();
+    if let Some((key, peers)) = dtls.rpk.keys()? {
+        if psk.any() || certs.cert.is_some() || certs.ca.is_some() {
+            bail!("serve --dtls takes one of --psk-identity/--psk-key, --rpk/--rpk-peer or --cert/--key/--ca");
+        }
+        for peer in &peers {
+            store.insert_raw_public_key(peer, None);
+        }
+        let config = ServerConfig::raw_public_key(Arc::new(store), key);
+        let server = DtlsServer::new(config).context("DTLS server configuration")?;
+        let socket = DtlsServerSocket::bind(bind, server).await.with_context(|| format!("binding {bind}"))?;
+        return Ok(Arc::new(socket));
+    }
     let mut config = ServerConfig::psk(Arc::new(store.clone()));
     if let Some(credential) = psk.credential()? {
         store.insert_psk(&credential, None);
@@ -161,7 +230,9 @@ pub(crate) async fn bind(
         bail!("--ca without --cert/--key: serve --dtls certificate mode needs all three");
     }
     if !psk.any() && config.certificate.is_none() {
-        bail!("serve --dtls needs --psk-identity with --psk-key/--psk-key-text, or --cert, --key and --ca");
+        bail!(
+            "serve --dtls needs --psk-identity with --psk-key/--psk-key-text, --rpk with --rpk-peer, or --cert, --key and --ca"
+        );
     }
     let server = DtlsServer::new(config).context("DTLS server configuration")?;
     let socket = DtlsServerSocket::bind(bind, server).await.with_context(|| format!("binding {bind}"))?;
@@ -208,9 +279,35 @@ mod tests {
 
     #[test]
     fn certificate_mode_needs_a_ca_and_a_client_certificate() {
-        let none = client_config(&PskArgs::default(), &CertArgs::default(), "h", None).unwrap_err();
+        let none =
+            client_config(&PskArgs::default(), &RpkArgs::default(), &CertArgs::default(), "h", None).unwrap_err();
         assert!(none.to_string().contains("--psk-identity"), "{none}");
         let ca_only = CertArgs { ca: Some("/nonexistent/ca.pem".into()), ..CertArgs::default() };
-        assert!(client_config(&PskArgs::default(), &ca_only, "h", None).is_err());
+        assert!(client_config(&PskArgs::default(), &RpkArgs::default(), &ca_only, "h", None).is_err());
+    }
+
+    #[test]
+    fn raw_public_key_options() {
+        let dir = std::env::temp_dir().join(format!("lwm2m-cli-rpk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ours = rcgen::KeyPair::generate().unwrap();
+        let theirs = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(dir.join("ours.pem"), ours.serialize_pem()).unwrap();
+        std::fs::write(dir.join("theirs.pub.pem"), theirs.public_key_pem()).unwrap();
+        let rpk = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![dir.join("theirs.pub.pem")] };
+        let config = client_config(&PskArgs::default(), &rpk, &CertArgs::default(), "h", None).unwrap();
+        let ClientCredentials::RawPublicKey { server_key, .. } = &config.credentials else { panic!("not RPK") };
+        assert_eq!(server_key, &RawPublicKey::from_pem(theirs.public_key_pem().as_bytes()).unwrap());
+        // --rpk alone trusts nothing: refused.
+        let alone = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![] };
+        let err = client_config(&PskArgs::default(), &alone, &CertArgs::default(), "h", None).unwrap_err();
+        assert!(err.to_string().contains("--rpk-peer"), "{err}");
+        // A private key file is not a peer public key.
+        let swapped = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![dir.join("ours.pem")] };
+        assert!(client_config(&PskArgs::default(), &swapped, &CertArgs::default(), "h", None).is_err());
+        // Mixed with PSK: refused.
+        let psk = PskArgs { psk_identity: Some("id".into()), psk_key: Some("0a0b".into()), psk_key_text: None };
+        assert!(client_config(&psk, &rpk, &CertArgs::default(), "h", None).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

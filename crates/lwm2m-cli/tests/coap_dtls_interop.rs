@@ -1,7 +1,9 @@
 //! CoAP over DTLS (`coaps://`) interop of `lwm2m coap` / `lwm2m coap serve --dtls` with libcoap
 //! 4.3's OpenSSL build (`coap-client-openssl`, `coap-server-openssl`) in PSK mode, the wrong-key
-//! negative test (exit 2 with a one-line reason), and certificate mode (`-c/-j/-C`) both ways
-//! with libcoap and between our own client and server (trusted and untrusted CA).
+//! negative test (exit 2 with a one-line reason), certificate mode (`-c/-j/-C`) both ways
+//! with libcoap and between our own client and server (trusted and untrusted CA), and raw public
+//! keys (`--rpk`/`--rpk-peer`) between our own client and server and with libcoap's GnuTLS build
+//! (`-M`) both ways.
 //!
 //! Policy: a missing peer fails the test when `CI` is set (not "" / "false"), else the test
 //! prints "SKIPPED" and passes. libcoap's client exits 0 even on failure, so every check is on
@@ -250,4 +252,109 @@ fn certificate_mode_with_libcoap_both_directions() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("2.05 Content"), "{}", text(&out));
+}
+
+/// Writes `<name>.pem` (the `PUBLIC KEY` and `PRIVATE KEY` blocks, the form libcoap's `-M` takes
+/// and `--rpk` accepts) and `<name>.pub.pem` (the `PUBLIC KEY` alone, for `--rpk-peer`).
+fn rpk_files(dir: &std::path::Path, name: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let private = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    std::fs::write(&private, format!("{}{}", key.public_key_pem(), key.serialize_pem())).unwrap();
+    std::fs::write(&public, key.public_key_pem()).unwrap();
+    (private.to_str().unwrap().to_string(), public.to_str().unwrap().to_string())
+}
+
+#[test]
+fn raw_public_keys_between_our_client_and_server() {
+    let dir = temp_dir("rpk");
+    std::fs::write(dir.join("hello.txt"), "hello with raw public keys").unwrap();
+    let (server_key, server_pub) = rpk_files(&dir, "server");
+    let (client_key, client_pub) = rpk_files(&dir, "client");
+    let (stranger_key, _) = rpk_files(&dir, "stranger");
+    let (_server, port) = serve(&dir, &["--dtls", "--rpk", &server_key, "--rpk-peer", &client_pub]);
+    let uri = format!("coaps://127.0.0.1:{port}/hello.txt");
+    let get = |key: &str, peer: &str| {
+        run(Command::new(LWM2M).args(["coap", "get", &uri, "--rpk", key, "--rpk-peer", peer, "--timeout", "10"]), 20)
+    };
+    let out = get(&client_key, &server_pub);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello with raw public keys"), "{}", text(&out));
+    // A key the server was not given is refused: exit 2, one line.
+    let out = get(&stranger_key, &server_pub);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!text(&out).contains("hello with raw public keys"));
+    let reason = one_line_reason(&out);
+    assert!(reason.contains("DTLS handshake") && reason.contains("bad_certificate"), "{reason}");
+    // The client refuses a server key other than the one it pins (here: its own).
+    let out = get(&client_key, &client_pub);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let reason = one_line_reason(&out);
+    assert!(reason.contains("raw public key") && reason.contains("not trusted"), "{reason}");
+    // --rpk without --rpk-peer trusts nothing and is refused before any packet.
+    let out = run(Command::new(LWM2M).args(["coap", "get", &uri, "--rpk", &client_key]), 10);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(one_line_reason(&out).contains("--rpk-peer"), "{}", text(&out));
+}
+
+/// libcoap's GnuTLS build does RFC 7250 (`-M`); the OpenSSL build on Debian bookworm does not.
+#[test]
+fn raw_public_keys_with_libcoap_gnutls_both_directions() {
+    let (Some(client), Some(server)) = (peer("coap-client-gnutls"), peer("coap-server-gnutls")) else { return };
+    let dir = temp_dir("libcoap-rpk");
+    std::fs::write(dir.join("hello.txt"), "hello rpk to libcoap").unwrap();
+    let (server_key, server_pub) = rpk_files(&dir, "server");
+    let (client_key, client_pub) = rpk_files(&dir, "client");
+    // coap-client-gnutls -M against `serve --dtls --rpk --rpk-peer`.
+    let (_ours, port) = serve(&dir, &["--dtls", "--rpk", &server_key, "--rpk-peer", &client_pub]);
+    let out = run(
+        Command::new(&client).args(["-M", &client_key, "-B", "5", &format!("coaps://127.0.0.1:{port}/hello.txt")]),
+        15,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello rpk to libcoap"), "{}", text(&out));
+    // `lwm2m coap get --rpk --rpk-peer` against coap-server-gnutls -M.
+    let port = free_port_pair();
+    let _theirs = Killed(
+        Command::new(&server)
+            .args(["-A", "127.0.0.1", "-p", &port.to_string(), "-v", "0", "-M", &server_key])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn coap-server-gnutls"),
+    );
+    wait_for_tcp(port + 1);
+    let uri = format!("coaps://127.0.0.1:{}/time", port + 1);
+    let out = run(
+        Command::new(LWM2M).args([
+            "coap",
+            "get",
+            &uri,
+            "--rpk",
+            &client_key,
+            "--rpk-peer",
+            &server_pub,
+            "--timeout",
+            "10",
+        ]),
+        20,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("2.05 Content"), "{}", text(&out));
+    // Pinning another key: coap-server-gnutls's key is refused, exit 2 with one line.
+    let out = run(
+        Command::new(LWM2M).args([
+            "coap",
+            "get",
+            &uri,
+            "--rpk",
+            &client_key,
+            "--rpk-peer",
+            &client_pub,
+            "--timeout",
+            "10",
+        ]),
+        20,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(one_line_reason(&out).contains("not trusted"), "{}", text(&out));
 }
