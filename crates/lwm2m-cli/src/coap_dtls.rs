@@ -8,7 +8,8 @@
 //!
 //! Modes:
 //! - PSK (LwM2M security mode 0): `--psk-identity ID` with `--psk-key HEX` or `--psk-key-text TEXT`.
-//!   The server knows exactly that one identity.
+//!   The server knows exactly that one identity. The server takes any combination of the three
+//!   modes on one endpoint; each ClientHello selects its mode.
 //! - Certificate (mode 2): the client needs `--ca PEM` (the server must chain to it and be valid
 //!   for the URI host) and `--cert PEM --key PEM`; the server needs `--cert --key` and `--ca` (to
 //!   verify client certificates). Certificates are mandatory on both sides because LwM2M
@@ -203,21 +204,17 @@ pub(crate) async fn bind(
     dtls: &DtlsServeArgs,
     certs: &CertArgs,
 ) -> anyhow::Result<Arc<DtlsServerSocket>> {
+    // PSK, raw public key and certificate credentials can be combined: each client's
+    // ClientHello selects its mode.
     let psk = &dtls.psk;
     let store = MemoryCredentialStore::new();
+    let mut config = ServerConfig::psk(Arc::new(store.clone()));
     if let Some((key, peers)) = dtls.rpk.keys()? {
-        if psk.any() || certs.cert.is_some() || certs.ca.is_some() {
-            bail!("serve --dtls takes one of --psk-identity/--psk-key, --rpk/--rpk-peer or --cert/--key/--ca");
-        }
         for peer in &peers {
             store.insert_raw_public_key(peer, None);
         }
-        let config = ServerConfig::raw_public_key(Arc::new(store), key);
-        let server = DtlsServer::new(config).context("DTLS server configuration")?;
-        let socket = DtlsServerSocket::bind(bind, server).await.with_context(|| format!("binding {bind}"))?;
-        return Ok(Arc::new(socket));
+        config.raw_public_key = Some(key);
     }
-    let mut config = ServerConfig::psk(Arc::new(store.clone()));
     if let Some(credential) = psk.credential()? {
         store.insert_psk(&credential, None);
     }
@@ -229,7 +226,7 @@ pub(crate) async fn bind(
     } else if certs.ca.is_some() {
         bail!("--ca without --cert/--key: serve --dtls certificate mode needs all three");
     }
-    if !psk.any() && config.certificate.is_none() {
+    if !psk.any() && config.certificate.is_none() && config.raw_public_key.is_none() {
         bail!(
             "serve --dtls needs --psk-identity with --psk-key/--psk-key-text, --rpk with --rpk-peer, or --cert, --key and --ca"
         );

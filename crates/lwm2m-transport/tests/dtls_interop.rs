@@ -540,3 +540,36 @@ fn raw_public_keys_our_client_against_coap_server_gnutls() {
     assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
     assert_eq!(client.server_identity(), Some(&AuthenticatedIdentity::raw_public_key(server_key.key.public_key())));
 }
+
+/// One server endpoint with a PSK store and a certificate (as a Leshan-style server runs): a
+/// libcoap PSK client and a libcoap certificate client both get through, each in its own mode.
+#[test]
+fn psk_and_certificate_clients_share_one_server_endpoint() {
+    for peer_name in ["coap-client-openssl", "coap-client-gnutls"] {
+        let Some(client_bin) = peer(peer_name) else { return };
+        let pki = PemPki::new(&format!("mixed-{peer_name}"));
+        let store = MemoryCredentialStore::new();
+        store.insert_psk(&PskCredential::new(b"lwm2m-client", b"interop-secret").unwrap(), None);
+        let mut config = ServerConfig::psk(Arc::new(store));
+        config.certificate = Some(pki.server.clone());
+        config.client_trust = Some(pki.anchors());
+        let server = DtlsServer::new(config).unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello mixed"))
+        };
+        let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+        let psk = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "interop-secret", "-B", "10", &uri]);
+        let (cert, key, ca) = (pki.path("urn-dev-cert.pem"), pki.path("urn-dev-cert.key"), pki.path("ca.pem"));
+        let certificate = run_coap_client(&client_bin, &["-c", &cert, "-j", &key, "-C", &ca, "-B", "10", &uri]);
+        stop.store(true, Ordering::Relaxed);
+        let (identities, failures) = thread.join().unwrap();
+        assert!(psk.contains("hello mixed"), "{peer_name} PSK: {psk}; failures: {failures:?}");
+        assert!(certificate.contains("hello mixed"), "{peer_name} certificate: {certificate}; failures: {failures:?}");
+        let names: Vec<_> = identities.iter().map(|i| i.implied_endpoint_name().map(str::to_owned)).collect();
+        assert_eq!(names, [Some("lwm2m-client".to_owned()), Some("urn-dev-cert".to_owned())], "{peer_name}");
+    }
+}

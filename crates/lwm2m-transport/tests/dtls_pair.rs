@@ -824,9 +824,45 @@ fn raw_public_keys_are_not_negotiated_with_certificate_peers() {
         pair.client_events
             .contains(&ClientEvent::Failed(DtlsError::PeerAlert(AlertDescription::UNSUPPORTED_CERTIFICATE)))
     );
+}
 
-    // Both a certificate and a raw public key on one server is a configuration error.
-    let mut config = ServerConfig::raw_public_key(Arc::new(MemoryCredentialStore::new()), rpk());
-    config.certificate = Some(pki.leaf("lwm2m.example", &[], false));
-    assert!(matches!(DtlsServer::new(config), Err(DtlsError::InvalidConfig(_))));
+#[test]
+fn one_endpoint_serves_psk_certificate_and_raw_public_key_clients() {
+    // One server with a PSK store, a certificate and a raw public key, as a Leshan-style server
+    // runs: each ClientHello selects the mode.
+    let pki = Pki::new("LwM2M test CA");
+    let (server_rpk, client_rpk) = (rpk(), rpk());
+    let store = psk_store(b"dev1", KEY);
+    store.insert_raw_public_key(client_rpk.public_key(), Some("urn:dev:rpk"));
+    let mut config = ServerConfig::raw_public_key(store.clone(), server_rpk.clone());
+    config.certificate = Some(pki.leaf("lwm2m.example", &["lwm2m.example"], false));
+    config.client_trust = Some(pki.anchors());
+    config.timing = timing();
+    let now = Instant::now();
+    let cert_client = ClientCredentials::Certificate {
+        certificate: pki.leaf("urn:dev:cert", &[], false),
+        server_trust: pki.anchors(),
+        server_name: Some("lwm2m.example".into()),
+    };
+    let rpk_client =
+        ClientCredentials::RawPublicKey { key: client_rpk.clone(), server_key: server_rpk.public_key().clone() };
+    let clients = [
+        (ClientCredentials::Psk(PskCredential::new(b"dev1", KEY).unwrap()), "dev1"),
+        (cert_client, "urn:dev:cert"),
+        (rpk_client, "urn:dev:rpk"),
+    ];
+    for (seed, (credentials, endpoint)) in (30..).zip(clients) {
+        let client = DtlsClient::new(ClientConfig { timing: timing(), ..ClientConfig::new(credentials) }, now).unwrap();
+        let mut pair = Pair::new(client, DtlsServer::new(config.clone()).unwrap(), now, PERFECT, seed);
+        pair.client.send(b"Register").unwrap();
+        assert!(
+            pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()),
+            "{endpoint}: {:?} {:?}",
+            pair.client_events,
+            pair.server_events
+        );
+        let (identity, payload) = &pair.server_datagrams()[0];
+        assert_eq!(payload, b"Register");
+        assert!(store.may_use_endpoint(identity, endpoint), "{endpoint}: {identity:?}");
+    }
 }

@@ -29,6 +29,20 @@ pub enum BackendOutput {
     CloseNotify,
 }
 
+/// The kind of server session a ClientHello calls for, when one endpoint serves clients of
+/// several security modes (the server picks it from the client's first acceptable suite and,
+/// for ECDHE suites, the certificate types it accepts; see [`super::DtlsServer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerSessionKind {
+    /// Security mode 0: a PSK suite.
+    Psk,
+    /// Security mode 1: an ECDHE_ECDSA suite with raw public keys (RFC 7250).
+    RawPublicKey,
+    /// Security mode 2: an ECDHE_ECDSA suite with X.509 certificates.
+    Certificate,
+}
+
 /// A DTLS implementation.
 pub trait DtlsBackend: Send + Sync + 'static {
     /// One peer's DTLS state machine.
@@ -50,11 +64,13 @@ pub trait DtlsBackend: Send + Sync + 'static {
     /// not ask for another cookie, must answer with message_seq 1, and must number its epoch-0
     /// records from `next_record_sequence` (the ClientHello's record sequence number, above the
     /// one the HelloVerifyRequest echoed).
+    /// `kind` is the security mode the ClientHello selected among those the config has.
     fn new_server_session(
         &self,
         context: &Self::ServerContext,
         now: Instant,
         next_record_sequence: u64,
+        kind: ServerSessionKind,
     ) -> Result<Self::Session, DtlsError>;
 
     /// Prepares the client state.

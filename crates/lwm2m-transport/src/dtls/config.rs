@@ -424,14 +424,16 @@ impl Default for ServerLimits {
 pub struct ServerConfig {
     /// PSK lookup, certificate admission and endpoint bindings.
     pub credentials: Arc<dyn CredentialStore>,
-    /// The server certificate (certificate mode). Without it only PSK suites are offered.
+    /// The server certificate (certificate mode). One endpoint can serve PSK, raw public key and
+    /// certificate clients at once: each ClientHello selects the mode (its first suite this
+    /// config accepts and, for ECDHE_ECDSA, the certificate types it accepts).
     pub certificate: Option<CertifiedKey>,
     /// Trust anchors for client certificates; required when `certificate` is set (LwM2M
     /// certificate mode authenticates both sides).
     pub client_trust: Option<TrustAnchors>,
-    /// Our raw public key (security mode 1, RFC 7250); exclusive with [`Self::certificate`].
-    /// Clients must then present a raw public key that
-    /// [`CredentialStore::admit_raw_public_key`] accepts; only ECDHE_ECDSA suites are offered.
+    /// Our raw public key (security mode 1, RFC 7250), for clients that ask for one (RFC 7250
+    /// `server_certificate_type`); they must present a raw public key that
+    /// [`CredentialStore::admit_raw_public_key`] accepts.
     pub raw_public_key: Option<RawPublicKeyPair>,
     /// Retransmission and deadline.
     pub timing: HandshakeTiming,
@@ -440,14 +442,14 @@ pub struct ServerConfig {
     /// Largest datagram to send.
     pub mtu: usize,
     /// Suites to accept; the client's order of preference decides among them. PSK suites are
-    /// used with the credential store, the others only with [`Self::certificate`]. Default:
-    /// [`CipherSuite::ALL`].
+    /// used with the credential store, the ECDHE_ECDSA ones with [`Self::certificate`] or
+    /// [`Self::raw_public_key`]. Default: [`CipherSuite::ALL`].
     pub cipher_suites: Vec<CipherSuite>,
 }
 
 impl ServerConfig {
-    /// A raw public key server (security mode 1) with default limits: `credentials` decides which
-    /// client keys are admitted.
+    /// A raw public key server (security mode 1; PSK clients the store knows are served too) with
+    /// default limits: `credentials` decides which client keys are admitted.
     pub fn raw_public_key(credentials: Arc<dyn CredentialStore>, key: RawPublicKeyPair) -> Self {
         Self { raw_public_key: Some(key), ..Self::psk(credentials) }
     }

@@ -100,7 +100,15 @@ mod tests {
     use super::*;
 
     fn hello<'a>(random: [u8; 32], cookie: &'a [u8]) -> ClientHelloView<'a> {
-        ClientHelloView { record_sequence: 0, message_seq: 0, random, session_id: &[], cookie }
+        ClientHelloView {
+            record_sequence: 0,
+            message_seq: 0,
+            random,
+            session_id: &[],
+            cookie,
+            cipher_suites: &[],
+            extensions: &[],
+        }
     }
 
     #[test]

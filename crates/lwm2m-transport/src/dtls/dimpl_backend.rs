@@ -16,7 +16,7 @@ use std::time::Instant;
 use dimpl::crypto::Dtls12CipherSuite;
 use dimpl::{Config, Dtls, DtlsCertificate, DtlsRawPublicKey, Output, PskResolver};
 
-use super::backend::{BackendOutput, BackendSession, DtlsBackend};
+use super::backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 use super::config::{CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
 use super::error::{CertificateError, DtlsError};
 use super::identity::CredentialStore;
@@ -86,14 +86,18 @@ pub struct DimplBackend;
 
 /// Prepared server state of [`DimplBackend`].
 pub struct DimplServerContext {
-    config: Arc<Config>,
-    certificate: Option<DtlsCertificate>,
-    raw_public_key: Option<DtlsRawPublicKey>,
+    /// PSK sessions (present when a PSK suite is configured).
+    psk: Option<Arc<Config>>,
+    /// Certificate sessions (present with a certificate and an ECDHE suite).
+    certificate: Option<(Arc<Config>, DtlsCertificate)>,
+    /// Raw public key sessions (present with a raw public key and an ECDHE suite).
+    raw_public_key: Option<(Arc<Config>, DtlsRawPublicKey)>,
 }
 
 impl std::fmt::Debug for DimplServerContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DimplServerContext")
+            .field("psk", &self.psk.is_some())
             .field("certificate", &self.certificate.is_some())
             .field("raw_public_key", &self.raw_public_key.is_some())
             .finish()
@@ -119,54 +123,56 @@ impl DtlsBackend for DimplBackend {
     }
 
     fn prepare_server(&self, config: &ServerConfig) -> Result<DimplServerContext, DtlsError> {
-        if let Some(key) = &config.raw_public_key {
-            if config.certificate.is_some() {
-                return Err(DtlsError::InvalidConfig(
-                    "a server uses either a certificate or a raw public key, not both".into(),
-                ));
-            }
-            // RFC 7250 with the ECDHE_ECDSA suites; clients must present a raw public key too.
-            let built = builder(&config.timing, config.mtu)
-                .dtls12_cipher_suites(&suites(&config.cipher_suites, false)?)
-                .use_server_cookie(false)
-                .require_client_certificate(true)
-                .build()
-                .map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
-            return Ok(DimplServerContext {
-                config: Arc::new(built),
-                certificate: None,
-                raw_public_key: Some(raw_public_key(key)),
-            });
-        }
         if config.certificate.is_some() && config.client_trust.is_none() {
             return Err(DtlsError::InvalidConfig(
                 "certificate mode needs trust anchors for client certificates (client_trust)".into(),
             ));
         }
-        // PSK suites work with the credential store alone; the others need our certificate.
-        let with_certificate = config.certificate.is_some();
-        let allowed: Vec<_> =
-            config.cipher_suites.iter().filter(|s| s.is_psk() || with_certificate).map(|s| dimpl_suite(*s)).collect();
-        if allowed.is_empty() {
+        // One dimpl config per security mode: a dimpl server authenticates one way, so the
+        // endpoint picks the mode from each ClientHello (`ServerSessionKind`).
+        let psk_suites: Vec<_> = config.cipher_suites.iter().filter(|s| s.is_psk()).map(|s| dimpl_suite(*s)).collect();
+        let ecdhe_suites: Vec<_> =
+            config.cipher_suites.iter().filter(|s| !s.is_psk()).map(|s| dimpl_suite(*s)).collect();
+        let build = |b: dimpl::ConfigBuilder| {
+            // Our endpoint answers cookie-less ClientHellos statelessly (dtls::cookie).
+            b.use_server_cookie(false).build().map(Arc::new).map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))
+        };
+        let psk = if psk_suites.is_empty() {
+            None
+        } else {
+            let resolver = Arc::new(StoreResolver(AssertUnwindSafe(config.credentials.clone())));
+            Some(build(
+                builder(&config.timing, config.mtu).dtls12_cipher_suites(&psk_suites).with_psk_server(None, resolver),
+            )?)
+        };
+        let ecdhe = || {
+            build(
+                builder(&config.timing, config.mtu)
+                    .dtls12_cipher_suites(&ecdhe_suites)
+                    .require_client_certificate(true),
+            )
+        };
+        let certificate = match (&config.certificate, ecdhe_suites.is_empty()) {
+            (Some(c), false) => Some((
+                ecdhe()?,
+                DtlsCertificate {
+                    certificate: c.certificate_der().to_vec(),
+                    private_key: c.private_key_der().to_vec(),
+                },
+            )),
+            _ => None,
+        };
+        let raw_public_key = match (&config.raw_public_key, ecdhe_suites.is_empty()) {
+            (Some(key), false) => Some((ecdhe()?, raw_public_key(key))),
+            _ => None,
+        };
+        if psk.is_none() && certificate.is_none() && raw_public_key.is_none() {
             return Err(DtlsError::InvalidConfig(
-                "no usable cipher suite configured (cipher_suites; certificate suites need a certificate)".into(),
+                "no usable cipher suite configured (cipher_suites; ECDHE_ECDSA suites need a certificate or a raw public key)"
+                    .into(),
             ));
         }
-        let mut builder = builder(&config.timing, config.mtu)
-            .dtls12_cipher_suites(&allowed)
-            // Our endpoint answers cookie-less ClientHellos statelessly (dtls::cookie).
-            .use_server_cookie(false)
-            .require_client_certificate(with_certificate);
-        if allowed.iter().any(Dtls12CipherSuite::is_psk) {
-            builder =
-                builder.with_psk_server(None, Arc::new(StoreResolver(AssertUnwindSafe(config.credentials.clone()))));
-        }
-        let built = builder.build().map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))?;
-        let certificate = config.certificate.as_ref().map(|c| DtlsCertificate {
-            certificate: c.certificate_der().to_vec(),
-            private_key: c.private_key_der().to_vec(),
-        });
-        Ok(DimplServerContext { config: Arc::new(built), certificate, raw_public_key: None })
+        Ok(DimplServerContext { psk, certificate, raw_public_key })
     }
 
     fn new_server_session(
@@ -174,13 +180,20 @@ impl DtlsBackend for DimplBackend {
         context: &DimplServerContext,
         now: Instant,
         next_record_sequence: u64,
+        kind: ServerSessionKind,
     ) -> Result<DimplSession, DtlsError> {
-        let mut dtls = match (&context.certificate, &context.raw_public_key) {
-            (_, Some(key)) => {
-                Dtls::new_12_raw_public_key(context.config.clone(), key.clone(), now).map_err(|e| protocol(&e))?
+        let (psk, cert, rpk) = (&context.psk, &context.certificate, &context.raw_public_key);
+        // The endpoint asks only for kinds the config has; fall back in a fixed order otherwise.
+        let mut dtls = match (kind, psk, cert, rpk) {
+            (ServerSessionKind::Psk, Some(config), _, _) => Dtls::new_12_psk(config.clone(), now),
+            (ServerSessionKind::RawPublicKey, _, _, Some((config, key))) | (_, None, None, Some((config, key))) => {
+                Dtls::new_12_raw_public_key(config.clone(), key.clone(), now).map_err(|e| protocol(&e))?
             }
-            (Some(cert), None) => Dtls::new_12(context.config.clone(), cert.clone(), now),
-            (None, None) => Dtls::new_12_psk(context.config.clone(), now),
+            (_, _, Some((config, cert)), _) => Dtls::new_12(config.clone(), cert.clone(), now),
+            (_, Some(config), None, _) => Dtls::new_12_psk(config.clone(), now),
+            (_, None, None, None) => {
+                return Err(DtlsError::InvalidConfig("the server has no credentials".into()));
+            }
         };
         dtls.set_active(false);
         if !dtls.continue_after_stateless_hello_verify(next_record_sequence) {

@@ -72,7 +72,7 @@ mod server;
 mod socket;
 mod verify;
 
-pub use backend::{BackendOutput, BackendSession, DtlsBackend};
+pub use backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 pub use client::{ClientEvent, ClientState, DtlsClient};
 pub use config::{
     CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,

@@ -78,6 +78,36 @@ pub(crate) struct ClientHelloView<'a> {
     pub(crate) session_id: &'a [u8],
     /// The cookie (empty in a first ClientHello).
     pub(crate) cookie: &'a [u8],
+    /// The offered cipher suites, two bytes each, in the client's order of preference.
+    pub(crate) cipher_suites: &'a [u8],
+    /// The extensions block (each: type(2) length(2) data), empty if there is none.
+    pub(crate) extensions: &'a [u8],
+}
+
+/// Extension `server_certificate_type` (RFC 7250 §3).
+const EXTENSION_SERVER_CERTIFICATE_TYPE: u16 = 20;
+
+impl ClientHelloView<'_> {
+    /// The offered cipher suites' IANA values, in the client's order of preference.
+    pub(crate) fn offered_suites(&self) -> impl Iterator<Item = u16> + '_ {
+        self.cipher_suites.chunks_exact(2).map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+    }
+
+    /// The certificate types the client accepts from the server (RFC 7250: 0 X.509, 2 raw
+    /// public key), in its order of preference; `None` without the extension (X.509 only).
+    pub(crate) fn server_certificate_types(&self) -> Option<&[u8]> {
+        let mut rest = self.extensions;
+        while let [t0, t1, l0, l1, tail @ ..] = rest {
+            let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+            let data = tail.get(..len)?;
+            if u16::from_be_bytes([*t0, *t1]) == EXTENSION_SERVER_CERTIFICATE_TYPE {
+                let (count, types) = data.split_first()?;
+                return types.get(..usize::from(*count));
+            }
+            rest = tail.get(len..)?;
+        }
+        None
+    }
 }
 
 /// Parses the ClientHello that starts `datagram`, if it is a whole (unfragmented) one.
@@ -107,12 +137,29 @@ pub(crate) fn parse_client_hello(datagram: &[u8]) -> Option<ClientHelloView<'_>>
     let cookie_at = 35 + session_id_len;
     let cookie_len = usize::from(*hello.get(cookie_at)?);
     let cookie = hello.get(cookie_at + 1..cookie_at + 1 + cookie_len)?;
+    let suites_at = cookie_at + 1 + cookie_len;
+    let suites_len = usize::from(u16::from_be_bytes([*hello.get(suites_at)?, *hello.get(suites_at + 1)?]));
+    if suites_len % 2 != 0 {
+        return None;
+    }
+    let cipher_suites = hello.get(suites_at + 2..suites_at + 2 + suites_len)?;
+    let compression_at = suites_at + 2 + suites_len;
+    let compression_len = usize::from(*hello.get(compression_at)?);
+    let extensions_at = compression_at + 1 + compression_len;
+    let extensions = match hello.get(extensions_at..extensions_at + 2) {
+        Some(&[l0, l1]) => {
+            hello.get(extensions_at + 2..extensions_at + 2 + usize::from(u16::from_be_bytes([l0, l1])))?
+        }
+        _ => &[],
+    };
     Some(ClientHelloView {
         record_sequence: header.sequence,
         message_seq: u16::from_be_bytes([handshake[4], handshake[5]]),
         random,
         session_id,
         cookie,
+        cipher_suites,
+        extensions,
     })
 }
 
@@ -197,7 +244,9 @@ mod tests {
         hello.extend_from_slice(&[9; 32]);
         hello.extend_from_slice(&[3, 1, 2, 3]);
         hello.extend_from_slice(&[4, 0xc0, 0x0c, 0x0c, 0x1e]);
-        hello.extend_from_slice(&[0, 2, 0xc0, 0xa8, 1, 0]);
+        hello.extend_from_slice(&[0, 4, 0xc0, 0xae, 0xc0, 0xa8, 1, 0]);
+        // Extensions: extended_master_secret (empty), server_certificate_type [RPK, X.509].
+        hello.extend_from_slice(&[0, 11, 0, 23, 0, 0, 0, 20, 0, 3, 2, 2, 0]);
         let len = hello.len() as u32;
         let mut handshake = vec![HANDSHAKE_CLIENT_HELLO];
         handshake.extend_from_slice(&len.to_be_bytes()[1..]);
@@ -219,12 +268,25 @@ mod tests {
         assert_eq!(hello.random, [9; 32]);
         assert_eq!(hello.session_id, &[1, 2, 3]);
         assert_eq!(hello.cookie, &[0xc0, 0x0c, 0x0c, 0x1e]);
+        assert_eq!(hello.offered_suites().collect::<Vec<_>>(), [0xc0ae, 0xc0a8]);
+        assert_eq!(hello.server_certificate_types(), Some(&[2, 0][..]));
 
         let hvr = hello_verify_request(&hello, &[0xaa; 32]);
         let (header, body) = records(&hvr).next().unwrap();
         assert_eq!((header.content_type, header.version, header.epoch, header.sequence), (22, 0xfeff, 0, 5));
         assert_eq!(body.len(), 12 + 3 + 32);
         assert_eq!(&body[..12], &[3, 0, 0, 35, 0, 1, 0, 0, 0, 0, 0, 35]);
+
+        let mut plain = datagram.clone();
+        let cut = plain.len() - 15; // drop the extensions block (2-byte length + 13 bytes)
+        plain.truncate(cut);
+        let body_len = plain.len() - 13 - 12;
+        let record_len = (plain.len() - 13) as u16;
+        plain[11..13].copy_from_slice(&record_len.to_be_bytes());
+        plain[13 + 1..13 + 4].copy_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+        plain[13 + 9..13 + 12].copy_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+        let plain = parse_client_hello(&plain).unwrap();
+        assert_eq!((plain.extensions, plain.server_certificate_types()), (&[][..], None));
         assert_eq!(&body[12..15], &[0xfe, 0xff, 32]);
         assert_eq!(&body[15..], &[0xaa; 32]);
     }

@@ -28,8 +28,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::backend::{BackendOutput, BackendSession, DtlsBackend};
-use super::config::{RawPublicKey, ServerConfig, ServerLimits};
+use super::backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
+use super::config::{CipherSuite, RawPublicKey, ServerConfig, ServerLimits};
 use super::cookie::CookieJar;
 use super::dimpl_backend::DimplBackend;
 use super::error::{CertificateError, DtlsError};
@@ -238,7 +238,8 @@ impl<B: DtlsBackend> DtlsServer<B> {
             }
             // A valid cookie with a new client random: the client (re)starts a handshake; one in
             // progress from the same address is replaced.
-            self.start_handshake(now, peer, Some(hello.random), hello.record_sequence);
+            let kind = session_kind(&self.config, &hello);
+            self.start_handshake(now, peer, Some(hello.random), hello.record_sequence, kind);
             return self.handshakes.contains_key(&peer).then_some(Slot::Handshake);
         }
         match (self.handshakes.get(&peer), self.established.contains_key(&peer)) {
@@ -260,6 +261,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
         peer: SocketAddr,
         client_random: Option<[u8; 32]>,
         next_record_sequence: u64,
+        kind: ServerSessionKind,
     ) {
         self.handshakes.remove(&peer);
         while self.handshakes.len() >= self.config.limits.max_handshakes {
@@ -269,7 +271,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
                 self.stats.evicted += 1;
             }
         }
-        let backend = match self.backend.new_server_session(&self.context, now, next_record_sequence) {
+        let backend = match self.backend.new_server_session(&self.context, now, next_record_sequence, kind) {
             Ok(b) => b,
             Err(error) => {
                 self.events.push_back(ServerEvent::HandshakeFailed { peer, error });
@@ -599,6 +601,45 @@ fn check_client_raw_public_key(config: &ServerConfig, der: &[u8]) -> Result<[u8;
         return Err(CertificateError::UntrustedRawPublicKey { spki_sha256 });
     }
     Ok(spki_sha256)
+}
+
+/// The security mode a ClientHello selects: the client's first offered suite the config
+/// accepts decides PSK or ECDHE_ECDSA; for ECDHE_ECDSA, the client's `server_certificate_type`
+/// preference (RFC 7250: 0 X.509, 2 raw public key) decides between our certificate and our raw
+/// public key. With nothing in common the session is still created and fails with the proper
+/// alert.
+fn session_kind(config: &ServerConfig, hello: &record::ClientHelloView<'_>) -> ServerSessionKind {
+    let (has_certificate, has_raw_key) = (config.certificate.is_some(), config.raw_public_key.is_some());
+    let ecdhe = || {
+        let types = hello.server_certificate_types();
+        let preferred = types.and_then(|types| {
+            types.iter().find_map(|t| match t {
+                0 if has_certificate => Some(ServerSessionKind::Certificate),
+                2 if has_raw_key => Some(ServerSessionKind::RawPublicKey),
+                _ => None,
+            })
+        });
+        preferred.unwrap_or(if has_certificate && types.is_none() {
+            ServerSessionKind::Certificate
+        } else if has_raw_key {
+            ServerSessionKind::RawPublicKey
+        } else {
+            ServerSessionKind::Certificate
+        })
+    };
+    let has_ecdhe = has_certificate || has_raw_key;
+    for suite in hello.offered_suites().filter_map(CipherSuite::from_iana) {
+        if !config.cipher_suites.contains(&suite) {
+            continue;
+        }
+        if suite.is_psk() {
+            return ServerSessionKind::Psk;
+        }
+        if has_ecdhe {
+            return ecdhe();
+        }
+    }
+    if has_ecdhe { ecdhe() } else { ServerSessionKind::Psk }
 }
 
 fn check_client_certificate(config: &ServerConfig, der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
