@@ -125,6 +125,22 @@ impl<'m, M: ModelRegistry + ?Sized> TypeCache<'m, M> {
         self.resource_type(path.object_id()?, path.resource_id()?)
     }
 
+    /// The resource types of object `oid` (through the cache), for decoding its resources
+    /// one after another with [`ObjectTypes::get`].
+    #[inline]
+    pub(crate) fn object_types(&mut self, oid: lwm2m_core::ObjectId) -> ObjectTypes<'m> {
+        let object = match self.last {
+            Some((id, o)) if id == oid => o,
+            _ => {
+                let o = self.model.object(oid);
+                self.last = Some((oid, o));
+                self.next = 0;
+                o
+            }
+        };
+        ObjectTypes { resources: object.map_or(&[], |o| &o.resources[..]), next: 0 }
+    }
+
     /// The data type the model gives resource `rid` of object `oid`.
     #[inline]
     pub(crate) fn resource_type(&mut self, oid: lwm2m_core::ObjectId, rid: lwm2m_core::ResourceId) -> Option<DataType> {
@@ -144,6 +160,30 @@ impl<'m, M: ModelRegistry + ?Sized> TypeCache<'m, M> {
         };
         self.next = index + 1;
         resources.get(index).map(|r| r.data_type)
+    }
+}
+
+/// The data types of one object's resources, for decoding the resources of one instance:
+/// [`TypeCache`] without the object lookup per resource. Resources usually arrive in id
+/// order, so the next model entry is checked before searching.
+pub(crate) struct ObjectTypes<'m> {
+    resources: &'m [lwm2m_core::ResourceModel],
+    next: usize,
+}
+
+impl<'m> ObjectTypes<'m> {
+    /// No known resources (the object is unknown): every lookup gives `None`.
+    pub(crate) const NONE: ObjectTypes<'static> = ObjectTypes { resources: &[], next: 0 };
+
+    /// The data type the model gives resource `rid`.
+    #[inline(always)]
+    pub(crate) fn get(&mut self, rid: lwm2m_core::ResourceId) -> Option<DataType> {
+        let index = match self.resources.get(self.next) {
+            Some(r) if r.id == rid => self.next,
+            _ => self.resources.binary_search_by_key(&rid, |r| r.id).ok()?,
+        };
+        self.next = index + 1;
+        self.resources.get(index).map(|r| r.data_type)
     }
 }
 

@@ -412,7 +412,10 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
     ) -> Result<(), Boxed> {
         let resources = &mut inst.resources;
         resources.reserve(count_entries(buf));
-        let oid = ipath.object_id();
+        let mut types = match ipath.object_id() {
+            Some(oid) => self.types.object_types(oid),
+            None => crate::raw::ObjectTypes::NONE,
+        };
         for e in Entries::new(buf, base) {
             let e = e?;
             if bare && e.kind == Kind::ObjectInstance {
@@ -422,10 +425,7 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
             self.count()?;
             let rid = ResourceId::new(e.id).ok_or_else(|| malformed(e.offset, "resource id 65535 is reserved"))?;
             let rpath = || ipath.child(e.id).unwrap_or(*ipath);
-            let data_type = match oid {
-                Some(oid) => self.types.resource_type(oid, rid),
-                None => None,
-            };
+            let data_type = types.get(rid);
             let inserted = match e.kind {
                 Kind::ResourceWithValue => {
                     let to = IntoResources { map: resources, id: rid };

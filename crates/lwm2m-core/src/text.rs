@@ -48,6 +48,7 @@ impl Text {
 
     /// A text holding a copy of `s`; allocates only when `s` is longer than
     /// [`Text::INLINE_CAPACITY`].
+    #[inline]
     pub fn new(s: &str) -> Self {
         Text(CompactString::new(s))
     }
@@ -120,6 +121,7 @@ impl fmt::Write for Text {
 }
 
 impl From<&str> for Text {
+    #[inline]
     fn from(s: &str) -> Self {
         Text::new(s)
     }
