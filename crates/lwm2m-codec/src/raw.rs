@@ -121,6 +121,7 @@ impl<'m, M: ModelRegistry + ?Sized> TypeCache<'m, M> {
     }
 
     /// Like [`model_type`], through the cache.
+    #[inline]
     pub(crate) fn data_type(&mut self, path: &Path) -> Option<DataType> {
         self.resource_type(path.object_id()?, path.resource_id()?)
     }
@@ -154,9 +155,14 @@ impl<'m, M: ModelRegistry + ?Sized> TypeCache<'m, M> {
             }
         };
         let resources = &object?.resources;
+        // The next resource (records in id order), else the same one again (the
+        // instances of a multiple resource in flat formats), else a search.
         let index = match resources.get(self.next) {
             Some(r) if r.id == rid => self.next,
-            _ => resources.binary_search_by_key(&rid, |r| r.id).ok()?,
+            _ => match self.next.checked_sub(1).and_then(|i| Some((i, resources.get(i)?))) {
+                Some((i, r)) if r.id == rid => i,
+                _ => resources.binary_search_by_key(&rid, |r| r.id).ok()?,
+            },
         };
         self.next = index + 1;
         resources.get(index).map(|r| r.data_type)

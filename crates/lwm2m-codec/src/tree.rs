@@ -64,13 +64,15 @@ impl TreeBuilder {
     }
 }
 
-/// A multiple resource with one instance.
+/// A multiple resource with one instance. Room for four from the start: the capacity a
+/// `Vec` of this element size takes at its first push anyway, without the growth path.
 fn multiple(rid: lwm2m_core::ResourceId, ri: lwm2m_core::ResourceInstanceId, value: Value) -> Resource {
-    let mut m = IdMap::new();
+    let mut m = IdMap::with_capacity(4);
     m.insert(ri, value);
     Resource { id: rid, value: ResourceValue::Multiple(m) }
 }
 
+#[inline]
 fn insert_into_instance(
     inst: &mut Instance,
     path: Path,
@@ -78,7 +80,15 @@ fn insert_into_instance(
     riid: Option<lwm2m_core::ResourceInstanceId>,
     value: Value,
 ) -> Result<(), DecodeError> {
-    match inst.resources.get_mut(&rid) {
+    // Records usually come in id order: a new resource goes last, and the instances of a
+    // multiple resource follow each other, so the last resource is checked before searching.
+    let found = match inst.resources.iter_mut().next_back() {
+        None => None,
+        Some((last, res)) if *last == rid => Some(res),
+        Some((last, _)) if *last < rid => None,
+        Some(_) => inst.resources.get_mut(&rid),
+    };
+    match found {
         Some(res) => insert_into_resource(res, path, riid, value),
         None => {
             inst.resources.insert(
@@ -93,6 +103,7 @@ fn insert_into_instance(
     }
 }
 
+#[inline]
 fn insert_into_resource(
     res: &mut Resource,
     path: Path,

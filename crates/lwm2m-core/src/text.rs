@@ -147,6 +147,7 @@ impl From<Box<str>> for Text {
 }
 
 impl From<Cow<'_, str>> for Text {
+    #[inline]
     fn from(s: Cow<'_, str>) -> Self {
         match s {
             Cow::Borrowed(b) => Text::new(b),

@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use lwm2m_core::{
-    ContentFormat, InstanceId, ModelRegistry, ObjectId, Objlnk, Path, ResourceId, ResourceInstanceId, Timestamp, Value,
+    ContentFormat, DataType, InstanceId, ModelRegistry, ObjectId, Objlnk, Path, ResourceId, ResourceInstanceId,
+    Timestamp, Value,
 };
 
 use super::cbor::RecordOut;
@@ -195,6 +196,17 @@ fn typed<M: ModelRegistry + ?Sized>(
     value: RecordValue<'_>,
     types: &mut TypeCache<'_, M>,
 ) -> Result<Value, DecodeError> {
+    let expected = types.data_type(path);
+    // The pairs that need no conversion, as `Raw::typed` maps them, without going
+    // through `Raw`.
+    let value = match (expected, value) {
+        (Some(DataType::String), RecordValue::String(s)) => return Ok(Value::String(s.into())),
+        (Some(DataType::Integer), RecordValue::Number(Number::Int(v))) => return Ok(Value::Integer(v)),
+        (Some(DataType::Time), RecordValue::Number(Number::Int(v))) => return Ok(Value::Time(v)),
+        (Some(DataType::Float), RecordValue::Number(Number::Float(v))) => return Ok(Value::Float(v)),
+        (Some(DataType::Boolean), RecordValue::Bool(b)) => return Ok(Value::Boolean(b)),
+        (_, value) => value,
+    };
     let raw = match value {
         RecordValue::Number(Number::Int(v)) => Raw::Int(v),
         RecordValue::Number(Number::UInt(v)) => Raw::BigUInt(v),
@@ -207,7 +219,7 @@ fn typed<M: ModelRegistry + ?Sized>(
         }
     };
     let _ = format;
-    raw.typed(path, types.data_type(path))
+    raw.typed(path, expected)
 }
 
 /// Walks the records of a SenML JSON or CBOR payload, calling `f` for each in order.
@@ -399,7 +411,13 @@ fn decode_cbor_into<'a, M: ModelRegistry + ?Sized, S: Sink>(
             bv = rec.bv;
         }
         let path = match (&rec.n, last) {
-            (Some(Cow::Borrowed(n)), Some((last_n, path))) if *n == last_n => path,
+            // The last byte first: in an instance's records consecutive names differ
+            // mostly there, and the full comparison is a call.
+            (Some(Cow::Borrowed(n)), Some((last_n, path)))
+                if n.len() == last_n.len() && n.as_bytes().last() == last_n.as_bytes().last() && *n == last_n =>
+            {
+                path
+            }
             (Some(Cow::Borrowed(n)), _) => {
                 let path = base.path(n)?;
                 last = Some((n, path));
