@@ -475,6 +475,10 @@ mod tests {
         assert!(!p("/3").is_ancestor_of(&p("/3")));
         assert!(!p("/3").is_ancestor_of(&p("/30/0")));
         assert!(!p("/3/0/1").is_ancestor_of(&p("/3")));
+        // Every prefix length, matching and differing in the last id of the prefix.
+        assert!(p("/3/0").is_ancestor_of(&p("/3/0/1")) && !p("/3/0").is_ancestor_of(&p("/3/1/1")));
+        assert!(p("/3/0/1").is_ancestor_of(&p("/3/0/1/2")) && !p("/3/0/1").is_ancestor_of(&p("/3/0/2/2")));
+        assert!(!p("/3/0/1").is_ancestor_of(&p("/4/0/1/2")) && !p("/3/0/1/2").is_ancestor_of(&p("/3/0/1/2")));
         assert!(p("/3").contains(&p("/3")));
         assert_eq!(p("/3/0/1").parent(), Some(p("/3/0")));
         assert_eq!(p("/").parent(), None);
