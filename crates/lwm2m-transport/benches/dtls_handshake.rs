@@ -16,6 +16,11 @@
 //!   `coap_request/interleaved` (a printed line, not a criterion benchmark) then alternates
 //!   batches of both transports and prints both medians and the ratio measured under the same
 //!   load, which is steadier on a shared machine than the ratio of the two criterion runs.
+//! - `coap_request_concurrent/{udp,dtls}`: the server's request rate under load: 8 clients (8
+//!   DTLS sessions) each send 16 sequential GETs at once, 128 requests per iteration, so both
+//!   cores stay busy and the rate measures CPU cost rather than wake-up latency (which dominates
+//!   one sequential client on an idle VM). `coap_request_concurrent/interleaved` prints the
+//!   median rates of alternating rounds of both and their ratio.
 //!
 //! Run: `cargo bench -p lwm2m-transport --bench dtls_handshake -- --warm-up-time 1 --measurement-time 3`
 
@@ -252,5 +257,88 @@ fn coap_request(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, in_memory, coap_request);
+/// Clients per transport and sequential requests per client in one concurrent round.
+const CLIENTS: usize = 8;
+const PER_CLIENT: usize = 16;
+
+/// `CLIENTS` client drivers for one server address.
+type Clients = (Vec<driver::Handle<SocketAddr>>, SocketAddr);
+
+fn concurrent_clients(runtime: &tokio::runtime::Runtime) -> (Clients, Clients) {
+    runtime.block_on(async {
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let udp_addr = server.local_addr().unwrap();
+        std::mem::forget(driver::spawn(server, Config { seed: 11, ..Config::default() }, Content));
+        let store = MemoryCredentialStore::new();
+        store.insert_psk(&credential(), None);
+        let server = DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap();
+        let socket = DtlsServerSocket::bind("127.0.0.1:0".parse().unwrap(), server).await.unwrap();
+        let dtls_addr = socket.local_addr().unwrap();
+        std::mem::forget(driver::spawn(socket, Config { seed: 12, ..Config::default() }, Content));
+        let (mut udp, mut dtls) = (Vec::new(), Vec::new());
+        for i in 0..CLIENTS as u64 {
+            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            udp.push(driver::spawn(socket, Config { seed: 100 + i, ..Config::default() }, NotFound));
+            let transport = DtlsClientSocket::connect(dtls_addr, ClientConfig::psk(credential())).await.unwrap();
+            dtls.push(driver::spawn(transport, Config { seed: 200 + i, ..Config::default() }, NotFound));
+        }
+        ((udp, udp_addr), (dtls, dtls_addr))
+    })
+}
+
+/// One round: every client sends `PER_CLIENT` sequential GETs, all clients at once.
+fn concurrent_round(runtime: &tokio::runtime::Runtime, (handles, addr): &Clients) {
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for handle in handles {
+            let (handle, addr) = (handle.clone(), *addr);
+            tasks.spawn(async move {
+                for _ in 0..PER_CLIENT {
+                    let request = handle.request(addr, Request::with_path(Code::GET, "/x"));
+                    let response = tokio::time::timeout(Duration::from_secs(10), request)
+                        .await
+                        .expect("CoAP exchange stalled for 10 s")
+                        .unwrap();
+                    assert_eq!(response.code, Code::CONTENT);
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    });
+}
+
+fn coap_request_concurrent(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (udp, dtls) = concurrent_clients(&runtime);
+    let mut group = c.benchmark_group("coap_request_concurrent");
+    group.throughput(Throughput::Elements((CLIENTS * PER_CLIENT) as u64));
+    group.sample_size(20);
+    group.bench_function("udp", |b| b.iter(|| concurrent_round(&runtime, &udp)));
+    group.bench_function("dtls", |b| b.iter(|| concurrent_round(&runtime, &dtls)));
+    group.finish();
+
+    // As for coap_request: alternate rounds so both transports run under the same load.
+    let rounds = 40;
+    let mut rates: [Vec<f64>; 2] = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+    for _ in 0..rounds {
+        for (samples, clients) in rates.iter_mut().zip([&udp, &dtls]) {
+            let started = Instant::now();
+            concurrent_round(&runtime, clients);
+            samples.push((CLIENTS * PER_CLIENT) as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    let [udp, dtls] = rates.map(|mut samples| {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    });
+    println!(
+        "coap_request_concurrent/interleaved: {rounds} rounds of {} requests each, median udp {udp:.0}/s, dtls {dtls:.0}/s, DTLS rate = {:.2} x NoSec",
+        CLIENTS * PER_CLIENT,
+        dtls / udp
+    );
+}
+
+criterion_group!(benches, in_memory, coap_request, coap_request_concurrent);
 criterion_main!(benches);
