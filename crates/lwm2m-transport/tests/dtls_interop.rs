@@ -7,7 +7,7 @@
 
 #![cfg(feature = "dtls")]
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -179,13 +179,36 @@ fn run_coap_client(bin: &std::path::Path, args: &[&str]) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-fn our_server(identity: &[u8], key: &[u8]) -> (UdpSocket, SocketAddr, DtlsServer) {
+fn our_server(identity: &[u8], key: &[u8]) -> DtlsServer {
     let store = MemoryCredentialStore::new();
     store.insert_psk(&PskCredential::new(identity, key).unwrap(), None);
-    let server = DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    (socket, addr, server)
+    DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap()
+}
+
+/// [`run_our_server`] on a loopback socket in a thread, until [`OurServer::finish`].
+struct OurServer {
+    uri: String,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<Arc<AuthenticatedIdentity>>, Vec<DtlsError>)>,
+}
+
+impl OurServer {
+    fn start(server: DtlsServer, payload: &'static [u8]) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let uri = format!("coaps://127.0.0.1:{}/x", socket.local_addr().unwrap().port());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || run_our_server(&socket, server, &stop, payload))
+        };
+        OurServer { uri, stop, thread }
+    }
+
+    /// Stops the server; the identities it saw and the handshake failures.
+    fn finish(self) -> (Vec<Arc<AuthenticatedIdentity>>, Vec<DtlsError>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }
 
 #[test]
@@ -200,16 +223,10 @@ fn coap_client_gnutls_talks_to_our_server_and_we_see_its_identity() {
 
 fn client_talks_to_our_server(peer_name: &str) {
     let Some(client_bin) = peer(peer_name) else { return };
-    let (socket, addr, server) = our_server(b"lwm2m-client", b"interop-secret");
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello over dtls"))
-    };
-    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let running = OurServer::start(our_server(b"lwm2m-client", b"interop-secret"), b"hello over dtls");
+    let uri = running.uri.clone();
     let output = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "interop-secret", "-B", "10", &uri]);
-    stop.store(true, Ordering::Relaxed);
-    let (identities, failures) = thread.join().unwrap();
+    let (identities, failures) = running.finish();
     assert!(output.contains("hello over dtls"), "coap-client output: {output}; failures: {failures:?}");
     assert_eq!(identities.len(), 1, "{identities:?}");
     assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"lwm2m-client"));
@@ -218,16 +235,10 @@ fn client_talks_to_our_server(peer_name: &str) {
 #[test]
 fn coap_client_openssl_with_a_wrong_key_is_refused() {
     let Some(client_bin) = peer("coap-client-openssl") else { return };
-    let (socket, addr, server) = our_server(b"lwm2m-client", b"interop-secret");
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"must not be seen"))
-    };
-    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let running = OurServer::start(our_server(b"lwm2m-client", b"interop-secret"), b"must not be seen");
+    let uri = running.uri.clone();
     let output = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "wrong-secret", "-B", "3", &uri]);
-    stop.store(true, Ordering::Relaxed);
-    let (identities, failures) = thread.join().unwrap();
+    let (identities, failures) = running.finish();
     assert!(!output.contains("must not be seen"), "{output}");
     assert!(identities.is_empty(), "no request got through");
     assert!(failures.contains(&DtlsError::BadPsk { identity: "lwm2m-client".into() }), "{failures:?}");
@@ -374,14 +385,8 @@ fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]
     config.client_trust = Some(pki.anchors());
     config.cipher_suites = suites.to_vec();
     let server = DtlsServer::new(config).unwrap();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello certificate"))
-    };
-    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let running = OurServer::start(server, b"hello certificate");
+    let uri = running.uri.clone();
     let output = run_coap_client(
         &client_bin,
         &[
@@ -396,8 +401,7 @@ fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]
             &uri,
         ],
     );
-    stop.store(true, Ordering::Relaxed);
-    let (identities, failures) = thread.join().unwrap();
+    let (identities, failures) = running.finish();
     assert!(output.contains("hello certificate"), "coap-client output: {output}; failures: {failures:?}");
     assert_eq!(identities.len(), 1, "{identities:?}");
     assert_eq!(identities[0].implied_endpoint_name(), Some("urn-dev-cert"));
@@ -441,17 +445,10 @@ fn raw_public_keys_coap_client_gnutls_against_our_server() {
     let mut config = ServerConfig::raw_public_key(Arc::new(store), server_key.key.clone());
     config.cipher_suites = vec![CipherSuite::EcdheEcdsaAes128Ccm8];
     let server = DtlsServer::new(config).unwrap();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello raw public key"))
-    };
-    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let running = OurServer::start(server, b"hello raw public key");
+    let uri = running.uri.clone();
     let output = run_coap_client(&client_bin, &["-M", client_key.path(), "-B", "10", &uri]);
-    stop.store(true, Ordering::Relaxed);
-    let (identities, failures) = thread.join().unwrap();
+    let (identities, failures) = running.finish();
     assert!(output.contains("hello raw public key"), "coap-client output: {output}; failures: {failures:?}");
     assert_eq!(identities.len(), 1, "{identities:?}");
     assert_eq!(*identities[0], AuthenticatedIdentity::raw_public_key(client_key.key.public_key()));
@@ -465,17 +462,10 @@ fn raw_public_keys_unknown_coap_client_gnutls_key_is_refused() {
     let server =
         DtlsServer::new(ServerConfig::raw_public_key(Arc::new(MemoryCredentialStore::new()), server_key.key.clone()))
             .unwrap();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = {
-        let stop = stop.clone();
-        std::thread::spawn(move || run_our_server(&socket, server, &stop, b"must not be seen"))
-    };
-    let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+    let running = OurServer::start(server, b"must not be seen");
+    let uri = running.uri.clone();
     let output = run_coap_client(&client_bin, &["-M", client_key.path(), "-B", "3", &uri]);
-    stop.store(true, Ordering::Relaxed);
-    let (identities, failures) = thread.join().unwrap();
+    let (identities, failures) = running.finish();
     assert!(!output.contains("must not be seen"), "{output}");
     assert!(identities.is_empty());
     let unknown = client_key.key.public_key().sha256();
@@ -554,19 +544,12 @@ fn psk_and_certificate_clients_share_one_server_endpoint() {
         config.certificate = Some(pki.server.clone());
         config.client_trust = Some(pki.anchors());
         let server = DtlsServer::new(config).unwrap();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = stop.clone();
-            std::thread::spawn(move || run_our_server(&socket, server, &stop, b"hello mixed"))
-        };
-        let uri = format!("coaps://127.0.0.1:{}/x", addr.port());
+        let running = OurServer::start(server, b"hello mixed");
+        let uri = running.uri.clone();
         let psk = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "interop-secret", "-B", "10", &uri]);
         let (cert, key, ca) = (pki.path("urn-dev-cert.pem"), pki.path("urn-dev-cert.key"), pki.path("ca.pem"));
         let certificate = run_coap_client(&client_bin, &["-c", &cert, "-j", &key, "-C", &ca, "-B", "10", &uri]);
-        stop.store(true, Ordering::Relaxed);
-        let (identities, failures) = thread.join().unwrap();
+        let (identities, failures) = running.finish();
         assert!(psk.contains("hello mixed"), "{peer_name} PSK: {psk}; failures: {failures:?}");
         assert!(certificate.contains("hello mixed"), "{peer_name} certificate: {certificate}; failures: {failures:?}");
         let names: Vec<_> = identities.iter().map(|i| i.implied_endpoint_name().map(str::to_owned)).collect();

@@ -51,26 +51,35 @@ fn label_name(label: i64) -> &'static str {
     }
 }
 
-/// Calls `f` with each record of a SenML CBOR pack, in order, borrowing strings from `payload`.
-pub(crate) fn for_each<'a>(
-    payload: &'a [u8],
-    limits: &'a Limits,
-    mut f: impl FnMut(&mut Record<'a>) -> Result<(), DecodeError>,
-) -> Result<(), DecodeError> {
+/// Opens a SenML CBOR pack: checks the payload size against the limits and reads the array
+/// header. Returns the reader positioned at the first record, and the record count when the
+/// array is definite (checked against the bytes left).
+pub(crate) fn open_pack<'a>(payload: &'a [u8], limits: &'a Limits) -> Result<(Reader<'a>, Option<usize>), DecodeError> {
     limits.check_payload(payload.len())?;
     let mut r = Reader::new(payload, CF, limits);
     let at = r.offset();
     let Item::Array(len) = r.next()? else {
         return Err(r.malformed(at, "a SenML pack is an array of records"));
     };
-    if let Some(n) = len {
-        r.check_count(n, at)?;
-    }
+    let count = match len {
+        Some(n) => Some(r.check_count(n, at)?),
+        None => None,
+    };
+    Ok((r, count))
+}
+
+/// Calls `f` with each record of a SenML CBOR pack, in order, borrowing strings from `payload`.
+pub(crate) fn for_each<'a>(
+    payload: &'a [u8],
+    limits: &'a Limits,
+    mut f: impl FnMut(&mut Record<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let (mut r, len) = open_pack(payload, limits)?;
     let mut count = 0usize;
     let mut rec;
     loop {
         match len {
-            Some(n) if count as u64 >= n => break,
+            Some(n) if count >= n => break,
             None if r.peek_break()? => break,
             _ => {}
         }

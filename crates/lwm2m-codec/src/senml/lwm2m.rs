@@ -12,7 +12,6 @@ use lwm2m_core::{
 
 use super::cbor::RecordOut;
 use super::{Number, Record, RecordValue};
-use crate::cbor_io::{Item, Reader};
 use crate::raw::{Raw, TypeCache};
 use crate::tree::Sink;
 use crate::{DecodeError, EncodeError, Limits};
@@ -374,14 +373,9 @@ fn decode_cbor_into<'a, M: ModelRegistry + ?Sized, S: Sink>(
     limits: &'a Limits,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
-    limits.check_payload(payload.len())?;
-    let mut r = Reader::new(payload, CBOR, limits);
-    let at = r.offset();
-    let Item::Array(len) = r.next()? else {
-        return Err(r.malformed(at, "a SenML pack is an array of records"));
-    };
+    let (mut r, len) = super::cbor::open_pack(payload, limits)?;
     if let Some(n) = len {
-        sink.records_hint(r.check_count(n, at)?);
+        sink.records_hint(n);
     }
     let mut types = TypeCache::new(model);
     let mut base = BaseName::Empty;
@@ -392,7 +386,7 @@ fn decode_cbor_into<'a, M: ModelRegistry + ?Sized, S: Sink>(
     let mut count = 0usize;
     loop {
         match len {
-            Some(n) if count as u64 >= n => break,
+            Some(n) if count >= n => break,
             None if r.peek_break()? => break,
             _ => {}
         }
