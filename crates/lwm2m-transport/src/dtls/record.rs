@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(&body[..12], &[3, 0, 0, 35, 0, 1, 0, 0, 0, 0, 0, 35]);
 
         let mut plain = datagram.clone();
-        let cut = plain.len() - 15; // drop the extensions block (2-byte length + 13 bytes)
+        let cut = plain.len() - 13; // drop the extensions block (2-byte length + 11 bytes)
         plain.truncate(cut);
         let body_len = plain.len() - 13 - 12;
         let record_len = (plain.len() - 13) as u16;
