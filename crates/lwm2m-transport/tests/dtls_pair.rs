@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lwm2m_transport::dtls::{
-    AlertDescription, AuthenticatedIdentity, CertificateError, CertifiedKey, ClientConfig, ClientCredentials,
-    ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
+    AlertDescription, AuthenticatedIdentity, CertificateError, CertificateUsage, CertifiedKey, ClientConfig,
+    ClientCredentials, ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
     MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerEvent, ServerLimits,
     TrustAnchors,
 };
@@ -865,4 +865,78 @@ fn one_endpoint_serves_psk_certificate_and_raw_public_key_clients() {
         assert_eq!(payload, b"Register");
         assert!(store.may_use_endpoint(identity, endpoint), "{endpoint}: {identity:?}");
     }
+}
+
+#[test]
+fn certificate_usage_matches_the_server_certificate_as_the_security_object_says() {
+    let pki = Pki::new("LwM2M test CA");
+    let rogue = Pki::new("rogue CA");
+    let server_key = pki.leaf("lwm2m.example", &["lwm2m.example"], false);
+    let server_der = server_key.certificate_der().to_vec();
+    let other_leaf = pki.leaf("lwm2m.example", &["lwm2m.example"], false).certificate_der().to_vec();
+    let (ca_der, rogue_der) = (pki.ca_der.clone(), rogue.ca_der.clone());
+    let no_anchors = || TrustAnchors::from_der(vec![]);
+    // Connects a client with `usage` and `trust` (and server name "lwm2m.example") to a server
+    // presenting `server_key`; Ok(()) or the client's certificate error.
+    let connect = |usage: CertificateUsage, trust: TrustAnchors, seed: u64| -> Result<(), CertificateError> {
+        let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+        config.certificate = Some(server_key.clone());
+        config.client_trust = Some(pki.anchors());
+        config.timing = timing();
+        let now = Instant::now();
+        let credentials = ClientCredentials::Certificate {
+            certificate: pki.leaf("urn:dev:usage", &[], false),
+            server_trust: trust,
+            server_name: Some("lwm2m.example".into()),
+        };
+        let client_config =
+            ClientConfig { timing: timing(), server_certificate_usage: Some(usage), ..ClientConfig::new(credentials) };
+        let client = DtlsClient::new(client_config, now).unwrap();
+        let mut pair = Pair::new(client, DtlsServer::new(config).unwrap(), now, PERFECT, seed);
+        pair.client.send(b"x").unwrap();
+        pair.run_until(Duration::from_secs(10), |p| {
+            !p.server_datagrams().is_empty() || p.client.state() == ClientState::Failed
+        });
+        match pair.client_events.iter().find_map(|e| match e {
+            ClientEvent::Failed(DtlsError::Certificate(c)) => Some(c.clone()),
+            _ => None,
+        }) {
+            Some(error) => Err(error),
+            None if pair.server_datagrams().len() == 1 => Ok(()),
+            None => panic!("neither connected nor a certificate error: {:?}", pair.client_events),
+        }
+    };
+    let mismatch = |usage, rule| Err(CertificateError::UsageMismatch { usage, rule });
+
+    // 3, domain-issued certificate (the LwM2M default): pinned leaf, no trust anchors needed.
+    assert_eq!(connect(CertificateUsage::DomainIssued(server_der.clone()), no_anchors(), 40), Ok(()));
+    assert_eq!(
+        connect(CertificateUsage::DomainIssued(other_leaf.clone()), pki.anchors(), 41),
+        mismatch(3, "the given certificate, byte for byte")
+    );
+    // 2, trust anchor assertion: the given CA is the only anchor.
+    assert_eq!(connect(CertificateUsage::TrustAnchor(ca_der.clone()), no_anchors(), 42), Ok(()));
+    assert_eq!(
+        connect(CertificateUsage::TrustAnchor(rogue_der.clone()), pki.anchors(), 43),
+        Err(CertificateError::UnknownIssuer)
+    );
+    // 1, service certificate constraint: PKIX and the pinned leaf.
+    assert_eq!(connect(CertificateUsage::ServiceCertificate(server_der.clone()), pki.anchors(), 44), Ok(()));
+    assert_eq!(
+        connect(CertificateUsage::ServiceCertificate(other_leaf), pki.anchors(), 45),
+        mismatch(1, "the given certificate")
+    );
+    assert_eq!(
+        connect(CertificateUsage::ServiceCertificate(server_der), no_anchors(), 46),
+        Err(CertificateError::UnknownIssuer),
+        "PKIX still applies"
+    );
+    // 0, CA constraint: PKIX and issued by the given CA.
+    assert_eq!(connect(CertificateUsage::CaConstraint(ca_der), pki.anchors(), 47), Ok(()));
+    assert_eq!(
+        connect(CertificateUsage::CaConstraint(rogue_der), pki.anchors(), 48),
+        mismatch(0, "issued by the given CA")
+    );
+    assert_eq!(CertificateUsage::from_resources(3, vec![1]), Some(CertificateUsage::DomainIssued(vec![1])));
+    assert_eq!(CertificateUsage::from_resources(4, vec![1]), None);
 }

@@ -14,7 +14,7 @@ use super::dimpl_backend::DimplBackend;
 use super::error::{CertificateError, DtlsError};
 use super::identity::AuthenticatedIdentity;
 use super::record;
-use super::verify::{PeerRole, verify_certificate};
+use super::verify::verify_server_certificate;
 
 /// Application datagrams queued while a handshake runs.
 const MAX_QUEUED: usize = 32;
@@ -246,12 +246,12 @@ impl<B: DtlsBackend> DtlsClient<B> {
                 }
                 BackendOutput::PeerCertificate(der) => {
                     if let ClientCredentials::Certificate { server_trust, server_name, .. } = &self.config.credentials {
-                        match verify_certificate(
+                        match verify_server_certificate(
                             &der,
                             server_trust,
                             SystemTime::now(),
-                            PeerRole::Server,
                             server_name.as_deref(),
+                            self.config.server_certificate_usage.as_ref(),
                         ) {
                             Ok(identity) => self.server = Some(AuthenticatedIdentity::Certificate(identity)),
                             Err(e) => {

@@ -371,6 +371,54 @@ pub enum ClientCredentials {
     },
 }
 
+/// How a client matches the server certificate against the certificate LwM2M provisions in the
+/// Server Public Key resource (`/0/x/4`), as the Certificate Usage resource (`/0/x/15`) says.
+/// The values are those of DANE (RFC 6698 §2.1.1); LwM2M's default is 3.
+///
+/// Without a usage (`ClientConfig::server_certificate_usage` = `None`) the server certificate
+/// must chain to the client's trust anchors and be valid for the server name (PKIX).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateUsage {
+    /// 0, "CA constraint" (PKIX-TA): PKIX validation against the trust anchors and the server
+    /// name, and the given CA certificate (DER) must have issued the server certificate.
+    CaConstraint(Vec<u8>),
+    /// 1, "service certificate constraint" (PKIX-EE): PKIX validation against the trust anchors
+    /// and the server name, and the server certificate must be the given one (DER).
+    ServiceCertificate(Vec<u8>),
+    /// 2, "trust anchor assertion" (DANE-TA): the given certificate (DER) is the only trust
+    /// anchor; validity period and server name are checked.
+    TrustAnchor(Vec<u8>),
+    /// 3, "domain-issued certificate" (DANE-EE, the LwM2M default): the server certificate must
+    /// be the given one (DER), byte for byte; no chain, validity period or name is checked
+    /// (RFC 7671 §5.1).
+    DomainIssued(Vec<u8>),
+}
+
+impl CertificateUsage {
+    /// From the Security object's Certificate Usage value (0..=3) and the Server Public Key
+    /// resource (a DER certificate). `None` for any other usage value.
+    pub fn from_resources(usage: u8, server_public_key: Vec<u8>) -> Option<Self> {
+        match usage {
+            0 => Some(Self::CaConstraint(server_public_key)),
+            1 => Some(Self::ServiceCertificate(server_public_key)),
+            2 => Some(Self::TrustAnchor(server_public_key)),
+            3 => Some(Self::DomainIssued(server_public_key)),
+            _ => None,
+        }
+    }
+
+    /// The Certificate Usage value (0..=3).
+    pub fn value(&self) -> u8 {
+        match self {
+            Self::CaConstraint(_) => 0,
+            Self::ServiceCertificate(_) => 1,
+            Self::TrustAnchor(_) => 2,
+            Self::DomainIssued(_) => 3,
+        }
+    }
+}
+
 /// Configuration of a DTLS client session.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -383,6 +431,9 @@ pub struct ClientConfig {
     /// Suites to offer, in this order of preference; those that do not fit the credentials
     /// (PSK suites with a certificate and the reverse) are left out. Default: [`CipherSuite::ALL`].
     pub cipher_suites: Vec<CipherSuite>,
+    /// Certificate mode: how the server certificate is matched against the provisioned one
+    /// (LwM2M Certificate Usage). `None` (the default): PKIX validation only.
+    pub server_certificate_usage: Option<CertificateUsage>,
 }
 
 impl ClientConfig {
@@ -393,7 +444,13 @@ impl ClientConfig {
 
     /// A client with these credentials, default timing, every suite and a 1280-byte MTU.
     pub fn new(credentials: ClientCredentials) -> Self {
-        Self { credentials, timing: HandshakeTiming::default(), mtu: 1280, cipher_suites: CipherSuite::ALL.to_vec() }
+        Self {
+            credentials,
+            timing: HandshakeTiming::default(),
+            mtu: 1280,
+            cipher_suites: CipherSuite::ALL.to_vec(),
+            server_certificate_usage: None,
+        }
     }
 }
 

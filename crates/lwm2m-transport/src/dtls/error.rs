@@ -127,6 +127,16 @@ pub enum CertificateError {
     /// client/server_certificate_type), e.g. it only does X.509 or PSK.
     #[error("the peer did not negotiate raw public keys (RFC 7250)")]
     RawPublicKeyNotNegotiated,
+    /// The server certificate does not satisfy the configured certificate usage (LwM2M
+    /// Security object resource 15 with the Server Public Key resource 4, RFC 6698 values).
+    #[error("the server certificate does not match the Server Public Key under certificate usage {usage} ({rule})")]
+    UsageMismatch {
+        /// The certificate usage (0 CA constraint, 1 service certificate constraint, 2 trust
+        /// anchor assertion, 3 domain-issued certificate).
+        usage: u8,
+        /// What was required.
+        rule: &'static str,
+    },
 }
 
 fn hex(bytes: &[u8]) -> String {

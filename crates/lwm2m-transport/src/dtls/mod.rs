@@ -75,8 +75,9 @@ mod verify;
 pub use backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 pub use client::{ClientEvent, ClientState, DtlsClient};
 pub use config::{
-    CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
-    PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerLimits, TrustAnchors,
+    CertificateUsage, CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming,
+    MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerLimits,
+    TrustAnchors,
 };
 pub use dimpl_backend::{DimplBackend, DimplClientContext, DimplServerContext, DimplSession};
 pub use error::{AlertDescription, CertificateError, DtlsError};

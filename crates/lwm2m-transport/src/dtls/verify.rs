@@ -13,7 +13,7 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use super::config::TrustAnchors;
+use super::config::{CertificateUsage, TrustAnchors};
 use super::error::CertificateError;
 use super::identity::CertificateIdentity;
 
@@ -112,6 +112,45 @@ pub(crate) fn verify_certificate(
             .map_err(|_| CertificateError::NameMismatch { expected: name.to_owned() })?;
     }
     certificate_identity(leaf_der)
+}
+
+/// Validates the server certificate `leaf_der` as a client in certificate mode: PKIX against
+/// `anchors` and `server_name` without a usage, else as the LwM2M Certificate Usage says.
+pub(crate) fn verify_server_certificate(
+    leaf_der: &[u8],
+    anchors: &TrustAnchors,
+    now: SystemTime,
+    server_name: Option<&str>,
+    usage: Option<&CertificateUsage>,
+) -> Result<CertificateIdentity, CertificateError> {
+    let mismatch = |rule| CertificateError::UsageMismatch { usage: usage.map_or(0, CertificateUsage::value), rule };
+    match usage {
+        None => verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name),
+        Some(CertificateUsage::CaConstraint(ca)) => {
+            let identity = verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name)?;
+            let only_ca = TrustAnchors::from_der(vec![ca.clone()]);
+            verify_certificate(leaf_der, &only_ca, now, PeerRole::Server, None)
+                .map_err(|_| mismatch("issued by the given CA"))?;
+            Ok(identity)
+        }
+        Some(CertificateUsage::ServiceCertificate(expected)) => {
+            let identity = verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name)?;
+            if leaf_der != expected.as_slice() {
+                return Err(mismatch("the given certificate"));
+            }
+            Ok(identity)
+        }
+        Some(CertificateUsage::TrustAnchor(anchor)) => {
+            let only_anchor = TrustAnchors::from_der(vec![anchor.clone()]);
+            verify_certificate(leaf_der, &only_anchor, now, PeerRole::Server, server_name)
+        }
+        Some(CertificateUsage::DomainIssued(expected)) => {
+            if leaf_der != expected.as_slice() {
+                return Err(mismatch("the given certificate, byte for byte"));
+            }
+            certificate_identity(leaf_der)
+        }
+    }
 }
 
 /// Reads commonName, subjectAltNames and the fingerprints from a DER certificate.
