@@ -16,14 +16,16 @@
 //!   identity extraction happen here, not in the backend, so they survive a backend change.
 //!   Raw public keys (RFC 7250) come from the backend as the peer's SubjectPublicKeyInfo; the
 //!   pinning (client) and admission (server, [`CredentialStore::admit_raw_public_key`]) happen
-//!   here too. `docs/dtls-evaluation.md` explains the choice and the gaps (no Connection ID, no
-//!   resumption, no CBC suites with the current backend).
+//!   here too. One server endpoint serves all three modes: each ClientHello selects one
+//!   ([`ServerSessionKind`]). `docs/dtls-evaluation.md` explains the choice and the gaps (no
+//!   Connection ID, no resumption, no CBC suites with the current backend).
 //!
 //! Security modes map as follows: PSK (mode 0) → [`ClientCredentials::Psk`] /
 //! [`CredentialStore::psk_key`]; RPK (mode 1) → [`ClientCredentials::RawPublicKey`] /
 //! [`ServerConfig::raw_public_key`] + [`CredentialStore::admit_raw_public_key`]; Certificate
 //! (mode 2) → [`ClientCredentials::Certificate`] / [`ServerConfig::certificate`] +
-//! [`ServerConfig::client_trust`]; NoSec (mode 3) → plain CoAP without this module.
+//! [`ServerConfig::client_trust`], with [`ClientConfig::server_certificate_usage`] for the
+//! Certificate Usage resource; NoSec (mode 3) → plain CoAP without this module.
 //!
 //! # Example (in memory)
 //!
