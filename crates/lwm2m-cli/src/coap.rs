@@ -106,6 +106,8 @@ struct RequestArgs {
     psk: dtls::PskArgs,
     #[command(flatten)]
     rpk: dtls::RpkArgs,
+    #[command(flatten)]
+    cert_usage: dtls::CertUsageArgs,
 }
 
 /// Options of `lwm2m coap serve`.
@@ -289,7 +291,8 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
     }
     let limit = args.timeout.map(Duration::from_secs_f64);
     let handle = if uri.secure {
-        let dtls_config = match dtls::client_config(&args.psk, &args.rpk, &args.tls, &uri.host, limit) {
+        let dtls_config = match dtls::client_config(&args.psk, &args.rpk, &args.tls, &args.cert_usage, &uri.host, limit)
+        {
             Ok(c) => c,
             Err(e) => return Ok(fail(format!("{e:#}"))),
         };

@@ -27,8 +27,9 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use lwm2m_transport::dtls::{
-    CertifiedKey, ClientConfig, ClientCredentials, DtlsClientSocket, DtlsError, DtlsServer, DtlsServerSocket,
-    HandshakeTiming, MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, TrustAnchors,
+    CertificateUsage, CertifiedKey, ClientConfig, ClientCredentials, DtlsClientSocket, DtlsError, DtlsServer,
+    DtlsServerSocket, HandshakeTiming, MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair,
+    ServerConfig, TrustAnchors,
 };
 
 use super::tcp::CertArgs;
@@ -45,6 +46,37 @@ pub(crate) struct PskArgs {
     /// DTLS pre-shared key given as text (its UTF-8 bytes), like libcoap's `-k`.
     #[arg(long, value_name = "TEXT", requires = "psk_identity")]
     pub(crate) psk_key_text: Option<String>,
+}
+
+/// Certificate Usage options of `coaps://` certificate mode (the LwM2M Security object's
+/// Certificate Usage and Server Public Key resources).
+#[derive(Debug, Args, Default)]
+pub(crate) struct CertUsageArgs {
+    /// The server certificate as provisioned in the Server Public Key resource (PEM), matched
+    /// as --cert-usage says (DTLS certificate mode).
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub(crate) server_cert: Option<PathBuf>,
+    /// Certificate Usage for --server-cert: 0 CA constraint, 1 service certificate constraint,
+    /// 2 trust anchor assertion, 3 domain-issued certificate (default, as in LwM2M). With 2 and
+    /// 3, --ca is not needed.
+    #[arg(long, value_name = "0-3", requires = "server_cert", value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub(crate) cert_usage: Option<u8>,
+}
+
+impl CertUsageArgs {
+    /// The configured usage, or None without --server-cert.
+    fn usage(&self) -> anyhow::Result<Option<CertificateUsage>> {
+        let Some(path) = &self.server_cert else { return Ok(None) };
+        let pem = read_pem(path, "--server-cert")?;
+        let certificates = TrustAnchors::from_pem(&pem).with_context(|| format!("--server-cert {}", path.display()))?;
+        let [der] = certificates.certificates_der() else {
+            bail!("--server-cert {}: give exactly one PEM CERTIFICATE", path.display());
+        };
+        let usage = self.cert_usage.unwrap_or(3);
+        CertificateUsage::from_resources(usage, der.clone())
+            .ok_or_else(|| anyhow!("--cert-usage {usage}: must be 0, 1, 2 or 3"))
+            .map(Some)
+    }
 }
 
 /// Raw public key options of the DTLS modes (security mode 1, RFC 7250).
@@ -147,9 +179,14 @@ pub(crate) fn client_config(
     psk: &PskArgs,
     rpk: &RpkArgs,
     certs: &CertArgs,
+    usage: &CertUsageArgs,
     host: &str,
     handshake_limit: Option<Duration>,
 ) -> anyhow::Result<ClientConfig> {
+    let server_certificate_usage = usage.usage()?;
+    if server_certificate_usage.is_some() && (psk.any() || rpk.any()) {
+        bail!("--server-cert/--cert-usage belong to certificate mode (--cert/--key)");
+    }
     let mut config = if let Some((key, mut peers)) = rpk.keys()? {
         if psk.any() || certs.cert.is_some() || certs.ca.is_some() {
             bail!("give one of --psk-identity/--psk-key, --rpk/--rpk-peer or --ca/--cert/--key for coaps://");
@@ -165,14 +202,24 @@ pub(crate) fn client_config(
         }
         ClientConfig::psk(credential)
     } else {
-        let server_trust =
-            trust_anchors(certs)?.ok_or_else(|| anyhow!("coaps:// needs --psk-identity and --psk-key, or --ca PEM"))?;
+        // Usages 2 and 3 bring their own trust (the given CA or the pinned certificate).
+        let own_trust = matches!(
+            server_certificate_usage,
+            Some(CertificateUsage::TrustAnchor(_) | CertificateUsage::DomainIssued(_))
+        );
+        let server_trust = match trust_anchors(certs)? {
+            Some(anchors) => anchors,
+            None if own_trust => TrustAnchors::from_der(Vec::new()),
+            None => bail!(
+                "coaps:// needs --psk-identity and --psk-key, or --ca PEM (or --server-cert with --cert-usage 2 or 3)"
+            ),
+        };
         let certificate = certified_key(certs)?.ok_or_else(|| {
             anyhow!("coaps:// with certificates needs --cert PEM and --key PEM (DTLS certificate mode authenticates both sides)")
         })?;
         let credentials =
             ClientCredentials::Certificate { certificate, server_trust, server_name: Some(host.to_string()) };
-        ClientConfig::new(credentials)
+        ClientConfig { server_certificate_usage, ..ClientConfig::new(credentials) }
     };
     if let Some(limit) = handshake_limit {
         config.timing = HandshakeTiming { handshake_timeout: limit, ..config.timing };
@@ -276,11 +323,21 @@ mod tests {
 
     #[test]
     fn certificate_mode_needs_a_ca_and_a_client_certificate() {
-        let none =
-            client_config(&PskArgs::default(), &RpkArgs::default(), &CertArgs::default(), "h", None).unwrap_err();
+        let none = client_config(
+            &PskArgs::default(),
+            &RpkArgs::default(),
+            &CertArgs::default(),
+            &CertUsageArgs::default(),
+            "h",
+            None,
+        )
+        .unwrap_err();
         assert!(none.to_string().contains("--psk-identity"), "{none}");
         let ca_only = CertArgs { ca: Some("/nonexistent/ca.pem".into()), ..CertArgs::default() };
-        assert!(client_config(&PskArgs::default(), &RpkArgs::default(), &ca_only, "h", None).is_err());
+        assert!(
+            client_config(&PskArgs::default(), &RpkArgs::default(), &ca_only, &CertUsageArgs::default(), "h", None)
+                .is_err()
+        );
     }
 
     #[test]
@@ -292,19 +349,26 @@ mod tests {
         std::fs::write(dir.join("ours.pem"), ours.serialize_pem()).unwrap();
         std::fs::write(dir.join("theirs.pub.pem"), theirs.public_key_pem()).unwrap();
         let rpk = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![dir.join("theirs.pub.pem")] };
-        let config = client_config(&PskArgs::default(), &rpk, &CertArgs::default(), "h", None).unwrap();
+        let config =
+            client_config(&PskArgs::default(), &rpk, &CertArgs::default(), &CertUsageArgs::default(), "h", None)
+                .unwrap();
         let ClientCredentials::RawPublicKey { server_key, .. } = &config.credentials else { panic!("not RPK") };
         assert_eq!(server_key, &RawPublicKey::from_pem(theirs.public_key_pem().as_bytes()).unwrap());
         // --rpk alone trusts nothing: refused.
         let alone = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![] };
-        let err = client_config(&PskArgs::default(), &alone, &CertArgs::default(), "h", None).unwrap_err();
+        let err =
+            client_config(&PskArgs::default(), &alone, &CertArgs::default(), &CertUsageArgs::default(), "h", None)
+                .unwrap_err();
         assert!(err.to_string().contains("--rpk-peer"), "{err}");
         // A private key file is not a peer public key.
         let swapped = RpkArgs { rpk: Some(dir.join("ours.pem")), rpk_peer: vec![dir.join("ours.pem")] };
-        assert!(client_config(&PskArgs::default(), &swapped, &CertArgs::default(), "h", None).is_err());
+        assert!(
+            client_config(&PskArgs::default(), &swapped, &CertArgs::default(), &CertUsageArgs::default(), "h", None)
+                .is_err()
+        );
         // Mixed with PSK: refused.
         let psk = PskArgs { psk_identity: Some("id".into()), psk_key: Some("0a0b".into()), psk_key_text: None };
-        assert!(client_config(&psk, &rpk, &CertArgs::default(), "h", None).is_err());
+        assert!(client_config(&psk, &rpk, &CertArgs::default(), &CertUsageArgs::default(), "h", None).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

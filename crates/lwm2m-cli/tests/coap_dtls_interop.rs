@@ -195,6 +195,39 @@ fn certificate_mode_between_our_client_and_server() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let reason = one_line_reason(&out);
     assert!(reason.contains("trusted CA"), "{reason}");
+
+    // LwM2M Certificate Usage 3 (domain-issued certificate, the default with --server-cert): the
+    // pinned server certificate is enough, no --ca; another certificate is refused.
+    let pinned = |server_cert: &std::path::Path, usage: &str| {
+        run(
+            Command::new(LWM2M).args([
+                "coap",
+                "get",
+                &format!("coaps://127.0.0.1:{port}/hello.txt"),
+                "--server-cert",
+                server_cert.to_str().unwrap(),
+                "--cert-usage",
+                usage,
+                "--cert",
+                good.client_cert.to_str().unwrap(),
+                "--key",
+                good.client_key.to_str().unwrap(),
+                "--timeout",
+                "10",
+            ]),
+            20,
+        )
+    };
+    let out = pinned(&good.server_cert, "3");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello with certificates"), "{}", text(&out));
+    let out = pinned(&other.server_cert, "3");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let reason = one_line_reason(&out);
+    assert!(reason.contains("certificate usage 3"), "{reason}");
+    // Usage 2 (trust anchor assertion) with the CA certificate as the Server Public Key.
+    let out = pinned(&good.ca, "2");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 #[test]
