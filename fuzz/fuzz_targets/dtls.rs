@@ -1,15 +1,52 @@
 //! Fuzzes the DTLS 1.2 endpoints (record routing, the stateless cookie, the dimpl state machines)
-//! with a real PSK client and server in memory: the input decides, step by step, whether the
-//! client's or the server's pending datagrams are delivered (possibly with bytes flipped), or
-//! raw bytes are injected into either side from the client's or a stranger's address.
+//! with a real client and server in memory: the first byte picks PSK, certificate or raw public
+//! key mode (the server has all three credentials); then the input decides, step by step,
+//! whether the client's or the server's pending datagrams are delivered (possibly with bytes
+//! flipped), or raw bytes are injected into either side from the client's or a stranger's
+//! address.
 #![no_main]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use lwm2m_transport::dtls::{ClientConfig, DtlsClient, DtlsServer, MemoryCredentialStore, PskCredential, ServerConfig};
+use lwm2m_transport::dtls::{
+    CertifiedKey, ClientConfig, ClientCredentials, DtlsClient, DtlsServer, MemoryCredentialStore, PskCredential,
+    RawPublicKeyPair, ServerConfig, TrustAnchors,
+};
+
+/// A CA, server and client certificates, and server and client raw public keys.
+struct Keys {
+    ca: Vec<u8>,
+    server_cert: CertifiedKey,
+    client_cert: CertifiedKey,
+    server_rpk: RawPublicKeyPair,
+    client_rpk: RawPublicKeyPair,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap().der().to_vec();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = |name: &str| {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+            params.distinguished_name.push(rcgen::DnType::CommonName, name);
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der())
+        };
+        let rpk = || {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            RawPublicKeyPair::from_private_key_der(&key.serialize_der()).unwrap()
+        };
+        Keys { server_cert: leaf("server.example"), client_cert: leaf("client"), ca, server_rpk: rpk(), client_rpk: rpk() }
+    })
+}
 
 fn flip(datagram: &mut [u8], at: u8, mask: u8) {
     if !datagram.is_empty() {
@@ -19,13 +56,31 @@ fn flip(datagram: &mut [u8], at: u8, mask: u8) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let Some((mode, data)) = data.split_first() else { return };
+    let keys = keys();
     let credential = PskCredential::new(b"fuzz", b"0123456789abcdef").unwrap();
     let store = MemoryCredentialStore::new();
     store.insert_psk(&credential, None);
-    let mut server = DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap();
+    store.insert_raw_public_key(keys.client_rpk.public_key(), Some("fuzz-rpk"));
+    let mut config = ServerConfig::raw_public_key(Arc::new(store), keys.server_rpk.clone());
+    config.certificate = Some(keys.server_cert.clone());
+    config.client_trust = Some(TrustAnchors::from_der(vec![keys.ca.clone()]));
+    let mut server = DtlsServer::new(config).unwrap();
+    let credentials = match mode % 3 {
+        0 => ClientCredentials::Psk(credential),
+        1 => ClientCredentials::Certificate {
+            certificate: keys.client_cert.clone(),
+            server_trust: TrustAnchors::from_der(vec![keys.ca.clone()]),
+            server_name: Some("server.example".into()),
+        },
+        _ => ClientCredentials::RawPublicKey {
+            key: keys.client_rpk.clone(),
+            server_key: keys.server_rpk.public_key().clone(),
+        },
+    };
     let start = Instant::now();
     let mut now = start;
-    let mut client = DtlsClient::new(ClientConfig::psk(credential), now).unwrap();
+    let mut client = DtlsClient::new(ClientConfig::new(credentials), now).unwrap();
     let _ = client.send(b"hello");
     let client_addr: SocketAddr = "192.0.2.1:5684".parse().unwrap();
     let stranger: SocketAddr = "192.0.2.2:5684".parse().unwrap();
