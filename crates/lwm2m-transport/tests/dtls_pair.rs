@@ -60,6 +60,9 @@ struct Pair {
     server_events: Vec<ServerEvent>,
     datagrams_sent: usize,
     horizon: Option<Instant>,
+    /// Flips a byte of the session id in every ClientHello to the server.
+    tamper_session_id: bool,
+    tamper_session_id_seen: bool,
 }
 
 fn timing() -> HandshakeTiming {
@@ -103,6 +106,8 @@ impl Pair {
             server_events: Vec::new(),
             datagrams_sent: 0,
             horizon: None,
+            tamper_session_id: false,
+            tamper_session_id_seen: false,
         }
     }
 
@@ -113,6 +118,20 @@ impl Pair {
 
     fn put(&mut self, to: To, bytes: &[u8]) {
         self.datagrams_sent += 1;
+        // Record header 13, handshake header 12, client_version 2, random 32: session id length at 59.
+        if self.tamper_session_id && to == To::Server && bytes.len() > 61 && bytes[0] == 22 && bytes[13] == 1 {
+            let mut tampered = bytes.to_vec();
+            if tampered[59] > 0 {
+                tampered[60] ^= 0x5a;
+            }
+            self.tamper_session_id_seen = true;
+            self.put_raw(to, &tampered);
+            return;
+        }
+        self.put_raw(to, bytes);
+    }
+
+    fn put_raw(&mut self, to: To, bytes: &[u8]) {
         if self.rng.chance(self.link.drop) {
             return;
         }
@@ -480,6 +499,10 @@ fn client_rehandshakes_after_the_server_lost_its_state() {
     assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()));
     assert_eq!(pair.server_datagrams()[0].1, b"again");
     assert_eq!(pair.client.handshakes_started(), 2);
+    // The client offered its session; the new server does not know it and ran a full handshake.
+    assert!(!pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 0);
+    assert!(pair.client.has_resumable_session(), "the new full handshake gives a new session to resume");
 }
 
 #[test]
@@ -939,4 +962,186 @@ fn certificate_usage_matches_the_server_certificate_as_the_security_object_says(
     );
     assert_eq!(CertificateUsage::from_resources(3, vec![1]), Some(CertificateUsage::DomainIssued(vec![1])));
     assert_eq!(CertificateUsage::from_resources(4, vec![1]), None);
+}
+
+// ---- session resumption (RFC 5246 §7.3) ----
+
+/// Restarts the client of a connected pair and runs until the server got a datagram over the
+/// new session; returns the client datagrams sent from the restart to the connection.
+fn restart_and_send(pair: &mut Pair, payload: &[u8]) -> usize {
+    pair.server_events.clear();
+    let now = pair.now;
+    let sent_before = pair.datagrams_sent;
+    pair.client.restart(now).unwrap();
+    pair.client.send(payload).unwrap();
+    assert!(
+        pair.run_until(Duration::from_secs(10), |p| !p.server_datagrams().is_empty()),
+        "client {:?} server {:?}",
+        pair.client_events,
+        pair.server_events
+    );
+    pair.datagrams_sent - sent_before
+}
+
+#[test]
+fn psk_session_resumes_with_an_abbreviated_handshake_and_the_same_identity() {
+    let mut pair = Pair::psk(PERFECT, 21);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    assert!(!pair.client.is_resumed());
+    assert!(pair.client.has_resumable_session());
+    let sent = restart_and_send(&mut pair, b"resumed");
+    assert!(pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 1);
+    assert_eq!(pair.server.stats().handshakes_completed, 2);
+    let (identity, payload) = &pair.server_datagrams()[0];
+    assert_eq!(payload, b"resumed");
+    assert_eq!(**identity, AuthenticatedIdentity::psk(b"dev1"));
+    assert_eq!(
+        pair.server.identity(pair.client_addr).map(|i| (**i).clone()),
+        Some(AuthenticatedIdentity::psk(b"dev1"))
+    );
+    // ClientHello, HelloVerifyRequest, ClientHello, ServerHello+CCS+Finished, CCS+Finished, data.
+    assert!(sent <= 6, "{sent} datagrams for an abbreviated handshake");
+    // Data flows both ways, and the resumed session can be resumed again.
+    pair.server.send(pair.now, pair.client_addr, b"ack").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |p| !p.client_datagrams().is_empty()));
+    restart_and_send(&mut pair, b"twice");
+    assert!(pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 2);
+}
+
+#[test]
+fn resumption_completes_over_a_lossy_link() {
+    let lossy =
+        Link { drop: 0.2, duplicate: 0.1, jitter: Duration::from_millis(40), latency: Duration::from_millis(20) };
+    for seed in 1..=8 {
+        let mut pair = Pair::psk(PERFECT, seed);
+        assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+        pair.link = lossy;
+        pair.server_events.clear();
+        let now = pair.now;
+        pair.client.restart(now).unwrap();
+        // Application data is not retransmitted (CoAP does that), so wait for both sides.
+        assert!(
+            pair.run_until(Duration::from_secs(60), Pair::connected),
+            "seed {seed}: {:?} {:?}",
+            pair.client_events,
+            pair.server_events
+        );
+        assert!(pair.client.is_resumed(), "seed {seed}");
+        assert_eq!(pair.server.stats().handshakes_resumed, 1, "seed {seed}");
+    }
+}
+
+#[test]
+fn revoked_psk_identity_cannot_resume() {
+    let now = Instant::now();
+    let store = psk_store(b"dev1", KEY);
+    let mut pair = Pair::new(psk_client(b"dev1", KEY, now), psk_server(store.clone()), now, PERFECT, 22);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    store.remove_psk(b"dev1");
+    pair.server_events.clear();
+    let now = pair.now;
+    pair.client.restart(now).unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(!pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 0);
+    assert!(
+        pair.server_events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::HandshakeFailed { error: DtlsError::UnknownPskIdentity { .. }, .. })),
+        "{:?}",
+        pair.server_events
+    );
+    assert!(!pair.client.has_resumable_session(), "a failed handshake forgets the session");
+}
+
+#[test]
+fn tampered_session_id_is_not_resumed_and_the_handshake_fails_cleanly() {
+    let mut pair = Pair::psk(PERFECT, 23);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    // An on-path attacker changes the offered session id: the server does not know it and
+    // starts a full handshake, which the Finished check (over the real ClientHello) rejects.
+    pair.tamper_session_id = true;
+    pair.server_events.clear();
+    let now = pair.now;
+    pair.client.restart(now).unwrap();
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(pair.tamper_session_id_seen);
+    assert!(!pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 0);
+    assert!(
+        pair.server_events.iter().any(|e| matches!(e, ServerEvent::HandshakeFailed { .. })),
+        "{:?}",
+        pair.server_events
+    );
+    // The client forgot the session; the next handshake is a full one and succeeds.
+    assert!(!pair.client.has_resumable_session());
+    pair.tamper_session_id = false;
+    restart_and_send(&mut pair, b"full");
+    assert!(!pair.client.is_resumed());
+    assert_eq!(*pair.server_datagrams()[0].0, AuthenticatedIdentity::psk(b"dev1"));
+}
+
+#[test]
+fn resumption_can_be_disabled_and_expires() {
+    let now = Instant::now();
+    // max_resumable_sessions 0: no session ids, every handshake is a full one.
+    let mut config = ServerConfig::psk(psk_store(b"dev1", KEY));
+    config.timing = timing();
+    config.limits = ServerLimits { max_resumable_sessions: 0, ..ServerLimits::default() };
+    let mut pair = Pair::new(psk_client(b"dev1", KEY, now), DtlsServer::new(config).unwrap(), now, PERFECT, 24);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    assert!(!pair.client.has_resumable_session());
+    restart_and_send(&mut pair, b"x");
+    assert!(!pair.client.is_resumed());
+
+    // A lifetime of 10 s: resumed at once, full after it passed.
+    let mut config = ServerConfig::psk(psk_store(b"dev1", KEY));
+    config.timing = timing();
+    config.limits = ServerLimits { resumption_lifetime: Duration::from_secs(10), ..ServerLimits::default() };
+    let mut pair = Pair::new(psk_client(b"dev1", KEY, now), DtlsServer::new(config).unwrap(), now, PERFECT, 25);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    restart_and_send(&mut pair, b"y");
+    assert!(pair.client.is_resumed());
+    pair.run_until(Duration::from_secs(11), |_| false);
+    restart_and_send(&mut pair, b"z");
+    assert!(!pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 1);
+}
+
+#[test]
+fn certificate_and_raw_public_key_sessions_resume_with_their_identities() {
+    let pki = Pki::new("LwM2M test CA");
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false),
+        pki.anchors(),
+        pki.leaf("urn:dev:cert-1", &[], false),
+        pki.anchors(),
+        Some("lwm2m.example"),
+        26,
+    );
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    restart_and_send(&mut pair, b"cert");
+    assert!(pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 1);
+    assert_eq!(pair.server_datagrams()[0].0.implied_endpoint_name(), Some("urn:dev:cert-1"));
+    let Some(AuthenticatedIdentity::Certificate(server_cert)) = pair.client.server_identity() else { panic!() };
+    assert_eq!(server_cert.dns_names, vec!["lwm2m.example".to_string()]);
+
+    let (server_key, client_key) = (rpk(), rpk());
+    let (mut pair, _store) = rpk_pair(
+        &server_key,
+        Some((client_key.public_key(), "urn:dev:rpk-1")),
+        &client_key,
+        server_key.public_key(),
+        PERFECT,
+        27,
+    );
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    restart_and_send(&mut pair, b"rpk");
+    assert!(pair.client.is_resumed());
+    assert_eq!(pair.server.stats().handshakes_resumed, 1);
+    assert_eq!(*pair.server_datagrams()[0].0, AuthenticatedIdentity::raw_public_key(client_key.public_key()));
+    assert_eq!(pair.client.server_identity(), Some(&AuthenticatedIdentity::raw_public_key(server_key.public_key())));
 }

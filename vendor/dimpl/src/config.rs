@@ -22,6 +22,47 @@ pub trait PskResolver: Send + Sync + UnwindSafe + RefUnwindSafe {
     fn resolve(&self, identity: &[u8]) -> Option<Vec<u8>>;
 }
 
+/// lwm2m-rs patch: what an abbreviated DTLS 1.2 handshake (RFC 5246 §7.3) needs of an earlier
+/// full one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResumableSession {
+    /// The cipher suite of the session.
+    pub cipher_suite: Dtls12CipherSuite,
+    /// The 48-byte master secret.
+    pub master_secret: Vec<u8>,
+    /// Whether the master secret is an extended master secret (RFC 7627).
+    pub extended_master_secret: bool,
+    /// The PSK identity the client used (PSK suites).
+    pub psk_identity: Option<Vec<u8>>,
+    /// The peer's leaf certificate (DER) or, with `raw_public_key`, its SubjectPublicKeyInfo;
+    /// emitted again as `Output::PeerCert` / `Output::PeerRawPublicKey` on resumption.
+    pub peer_identity: Option<Vec<u8>>,
+    /// The session used RFC 7250 raw public keys.
+    pub raw_public_key: bool,
+}
+
+impl fmt::Debug for ResumableSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResumableSession")
+            .field("cipher_suite", &self.cipher_suite)
+            .field("extended_master_secret", &self.extended_master_secret)
+            .field("psk_identity", &self.psk_identity.as_ref().map(|i| i.len()))
+            .field("peer_identity", &self.peer_identity.as_ref().map(|i| i.len()))
+            .field("raw_public_key", &self.raw_public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// lwm2m-rs patch: a server's store of resumable sessions, keyed by session id (1..=32 bytes).
+///
+/// The implementation decides the bounds (entries, lifetime). `now` is the instance's clock.
+pub trait SessionCache: Send + Sync + UnwindSafe + RefUnwindSafe {
+    /// Stores a session after a completed full handshake.
+    fn store(&self, session_id: &[u8], session: ResumableSession, now: std::time::Instant);
+    /// The session stored under `session_id`, if still resumable at `now`.
+    fn lookup(&self, session_id: &[u8], now: std::time::Instant) -> Option<ResumableSession>;
+}
+
 /// PSK configuration for a DTLS endpoint.
 ///
 /// Use [`Psk::Client`] for endpoints that initiate PSK handshakes (send identity),
@@ -78,6 +119,8 @@ pub struct Config {
     dtls13_cipher_suites: Option<Vec<Dtls13CipherSuite>>,
     kx_groups: Option<Vec<NamedGroup>>,
     psk: Option<Psk>,
+    // lwm2m-rs patch: DTLS 1.2 session resumption (RFC 5246 §7.3).
+    session_cache: Option<Arc<dyn SessionCache>>,
 }
 
 impl Config {
@@ -99,6 +142,7 @@ impl Config {
             dtls13_cipher_suites: None,
             kx_groups: None,
             psk: None,
+            session_cache: None,
         }
     }
 
@@ -221,6 +265,11 @@ impl Config {
         }
     }
 
+    /// lwm2m-rs patch: the server's cache of resumable sessions, if any.
+    pub fn session_cache(&self) -> Option<&dyn SessionCache> {
+        self.session_cache.as_deref()
+    }
+
     /// PSK resolver for looking up shared secrets by identity.
     pub fn psk_resolver(&self) -> Option<&dyn PskResolver> {
         match &self.psk {
@@ -306,6 +355,8 @@ pub struct ConfigBuilder {
     dtls13_cipher_suites: Option<Vec<Dtls13CipherSuite>>,
     kx_groups: Option<Vec<NamedGroup>>,
     psk: Option<Psk>,
+    // lwm2m-rs patch: DTLS 1.2 session resumption (RFC 5246 §7.3).
+    session_cache: Option<Arc<dyn SessionCache>>,
 }
 
 impl ConfigBuilder {
@@ -500,6 +551,15 @@ impl ConfigBuilder {
         self
     }
 
+    /// lwm2m-rs patch: a DTLS 1.2 server with a session cache gives each full handshake a
+    /// session id, stores the session under it once the handshake completes, and answers a
+    /// ClientHello that offers a cached id with an abbreviated handshake (RFC 5246 §7.3).
+    /// Share one cache between all `Dtls` instances of an endpoint.
+    pub fn with_session_cache(mut self, cache: Arc<dyn SessionCache>) -> Self {
+        self.session_cache = Some(cache);
+        self
+    }
+
     /// Build the configuration.
     ///
     /// Validates timing settings and the crypto provider before returning the
@@ -643,6 +703,7 @@ impl ConfigBuilder {
             dtls13_cipher_suites: self.dtls13_cipher_suites,
             kx_groups: self.kx_groups,
             psk: self.psk,
+            session_cache: self.session_cache,
         })
     }
 }
@@ -693,6 +754,7 @@ impl fmt::Debug for Config {
             .field("dtls13_cipher_suites", &self.dtls13_cipher_suites)
             .field("kx_groups", &self.kx_groups)
             .field("psk", &self.psk)
+            .field("session_cache", &self.session_cache.is_some())
             .finish()
     }
 }
@@ -718,6 +780,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("dtls13_cipher_suites", &self.dtls13_cipher_suites)
             .field("kx_groups", &self.kx_groups)
             .field("psk", &self.psk)
+            .field("session_cache", &self.session_cache.is_some())
             .finish()
     }
 }

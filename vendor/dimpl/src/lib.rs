@@ -268,7 +268,7 @@ pub use error::{
 };
 
 mod config;
-pub use config::{Config, ConfigBuilder, Psk, PskResolver};
+pub use config::{Config, ConfigBuilder, Psk, PskResolver, ResumableSession, SessionCache};
 
 #[cfg(feature = "rcgen")]
 pub mod certificate;
@@ -683,6 +683,38 @@ impl Dtls {
             Some(Inner::Server12(server)) => {
                 server.continue_after_stateless_hello_verify(next_record_sequence)
             }
+            _ => false,
+        }
+    }
+
+    /// lwm2m-rs patch: offers an earlier session for resumption (RFC 5246 §7.3) in the first
+    /// ClientHello of a DTLS 1.2 client. The server may accept (abbreviated handshake) or start a
+    /// full handshake.
+    ///
+    /// Returns false, and changes nothing, unless this is a DTLS 1.2 client that has not sent its
+    /// ClientHello yet and the id is 1..=32 bytes.
+    pub fn offer_session(&mut self, session_id: &[u8], session: ResumableSession) -> bool {
+        match self.inner.as_mut() {
+            Some(Inner::Client12(client)) => client.offer_session(session_id, session),
+            _ => false,
+        }
+    }
+
+    /// lwm2m-rs patch: the session a later connection can offer with [`Dtls::offer_session`]
+    /// (a completed DTLS 1.2 handshake whose server gave a session id), with its id.
+    pub fn resumable_session(&self) -> Option<(Vec<u8>, ResumableSession)> {
+        match self.inner.as_ref() {
+            Some(Inner::Client12(client)) => client.resumable_session(),
+            _ => None,
+        }
+    }
+
+    /// lwm2m-rs patch: whether the DTLS 1.2 handshake was (or is being) an abbreviated one that
+    /// resumed a cached session.
+    pub fn is_resumed(&self) -> bool {
+        match self.inner.as_ref() {
+            Some(Inner::Client12(client)) => client.is_resumed(),
+            Some(Inner::Server12(server)) => server.is_resumed(),
             _ => false,
         }
     }

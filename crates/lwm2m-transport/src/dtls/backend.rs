@@ -52,6 +52,9 @@ pub trait DtlsBackend: Send + Sync + 'static {
     /// Client state prepared once from a [`ClientConfig`] and reused by every (re-)handshake.
     type ClientContext: Send + Sync + 'static;
 
+    /// What a client keeps of a completed handshake to resume it later (RFC 5246 §7.3).
+    type Resumption: Send + Sync + Clone + 'static;
+
     /// The backend's name, for error messages.
     fn name(&self) -> &'static str;
 
@@ -76,8 +79,19 @@ pub trait DtlsBackend: Send + Sync + 'static {
     /// Prepares the client state.
     fn prepare_client(&self, config: &ClientConfig) -> Result<Self::ClientContext, DtlsError>;
 
-    /// A client session that starts its handshake at once (its first flight is ready to poll).
-    fn new_client_session(&self, context: &Self::ClientContext, now: Instant) -> Result<Self::Session, DtlsError>;
+    /// A client session that starts its handshake at once (its first flight is ready to poll),
+    /// offering `resume` for an abbreviated handshake when given (the server may decline and
+    /// run a full one).
+    fn new_client_session(
+        &self,
+        context: &Self::ClientContext,
+        now: Instant,
+        resume: Option<&Self::Resumption>,
+    ) -> Result<Self::Session, DtlsError>;
+
+    /// What a connected client `session` can offer on its next handshake, if the server gave
+    /// the session an id.
+    fn resumption(&self, session: &Self::Session) -> Option<Self::Resumption>;
 }
 
 /// One peer's DTLS state machine (sans-IO).
@@ -96,4 +110,6 @@ pub trait BackendSession: Send + 'static {
     fn close(&mut self);
     /// On a server: the PSK identity the client sent and whether the store knew it.
     fn psk_lookup(&self) -> Option<(&[u8], bool)>;
+    /// Whether the handshake resumed an earlier session (abbreviated handshake).
+    fn is_resumed(&self) -> bool;
 }

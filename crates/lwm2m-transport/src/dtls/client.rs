@@ -66,6 +66,7 @@ pub struct DtlsClient<B: DtlsBackend = DimplBackend> {
     events: VecDeque<ClientEvent>,
     server: Option<AuthenticatedIdentity>,
     handshakes: u64,
+    resumption: Option<B::Resumption>,
 }
 
 impl<B: DtlsBackend> std::fmt::Debug for DtlsClient<B> {
@@ -85,7 +86,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
     /// A client on a chosen backend.
     pub fn with_backend(backend: B, config: ClientConfig, now: Instant) -> Result<Self, DtlsError> {
         let context = backend.prepare_client(&config)?;
-        let session = backend.new_client_session(&context, now)?;
+        let session = backend.new_client_session(&context, now, None)?;
         let mut client = Self {
             backend,
             context,
@@ -99,6 +100,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
             events: VecDeque::new(),
             server: None,
             handshakes: 1,
+            resumption: None,
         };
         client.pump(Ok(()));
         Ok(client)
@@ -119,11 +121,33 @@ impl<B: DtlsBackend> DtlsClient<B> {
         self.handshakes
     }
 
-    /// Drops the current session and starts a new full handshake. Queued datagrams are kept and
+    /// Whether the current (or last) handshake resumed an earlier session: an abbreviated
+    /// handshake (RFC 5246 §7.3) without key exchange.
+    pub fn is_resumed(&self) -> bool {
+        self.session.is_resumed()
+    }
+
+    /// Whether the next [`Self::restart`] offers the last session for resumption.
+    pub fn has_resumable_session(&self) -> bool {
+        self.resumption.is_some()
+    }
+
+    /// Forgets the session kept for resumption, so the next [`Self::restart`] runs a full
+    /// handshake.
+    pub fn forget_session(&mut self) {
+        self.resumption = None;
+    }
+
+    /// Drops the current session and starts a new handshake. Queued datagrams are kept and
     /// sent once connected. Use it when the server stopped answering (it may have lost the
     /// session) or after [`ClientEvent::Failed`].
+    ///
+    /// The handshake offers the last established session for resumption (RFC 5246 §7.3) when
+    /// the server gave it an id; a server that still has it answers with an abbreviated
+    /// handshake, one that lost it with a full handshake. A failed handshake forgets the
+    /// session (RFC 5246 §7.2.2).
     pub fn restart(&mut self, now: Instant) -> Result<(), DtlsError> {
-        self.session = self.backend.new_client_session(&self.context, now)?;
+        self.session = self.backend.new_client_session(&self.context, now, self.resumption.as_ref())?;
         // Flights of the old session must not reach the server after the new ClientHello.
         self.transmits.clear();
         self.state = ClientState::Handshaking;
@@ -227,6 +251,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
             self.transmits.push_back(record::fatal_alert_record(self.plaintext_sequence + 1, alert.0));
         }
         self.state = ClientState::Failed;
+        self.resumption = None;
         self.events.push_back(ClientEvent::Failed(error));
     }
 
@@ -295,6 +320,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
                 }
             };
             self.server = Some(server.clone());
+            self.resumption = self.backend.resumption(&self.session);
             self.state = ClientState::Connected;
             self.events.push_back(ClientEvent::Connected { server });
             while let Some(datagram) = self.queued.pop_front() {

@@ -468,11 +468,24 @@ pub struct ServerLimits {
     pub idle_timeout: Duration,
     /// Largest application datagram accepted for sending.
     pub max_datagram: usize,
+    /// Sessions kept for resumption (RFC 5246 §7.3 abbreviated handshakes), shared by all
+    /// peers; beyond it the oldest is forgotten. 0 disables resumption (no session ids are
+    /// issued). Each entry costs ~100 bytes plus the peer's certificate in certificate mode.
+    pub max_resumable_sessions: usize,
+    /// How long after its full handshake a session can be resumed.
+    pub resumption_lifetime: Duration,
 }
 
 impl Default for ServerLimits {
     fn default() -> Self {
-        Self { max_sessions: 10_000, max_handshakes: 1024, idle_timeout: Duration::from_secs(3600), max_datagram: 1152 }
+        Self {
+            max_sessions: 10_000,
+            max_handshakes: 1024,
+            idle_timeout: Duration::from_secs(3600),
+            max_datagram: 1152,
+            max_resumable_sessions: 10_000,
+            resumption_lifetime: Duration::from_secs(24 * 3600),
+        }
     }
 }
 

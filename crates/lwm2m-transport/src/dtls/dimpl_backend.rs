@@ -3,18 +3,19 @@
 //! What `dimpl` 0.9 (with our patches in `vendor/dimpl/PATCHES.md`) gives: DTLS 1.2 with
 //! TLS_PSK_WITH_AES_128_CCM_8, and ECDHE_ECDSA with AES-128-CCM-8, AES-128/256-GCM and
 //! ChaCha20-Poly1305; extended master secret; flight retransmission; a server that starts after
-//! our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA suites. What it
-//! lacks (see `docs/dtls-evaluation.md`): CBC suites, Connection ID, resumption, certificate
+//! our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA suites; session
+//! resumption (RFC 5246 §7.3) with a bounded server cache ([`ResumptionCache`]). What it lacks
+//! (see `docs/dtls-evaluation.md`): CBC suites, Connection ID, session tickets, certificate
 //! chains (only the leaf is sent).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use dimpl::crypto::Dtls12CipherSuite;
-use dimpl::{Config, Dtls, DtlsCertificate, DtlsRawPublicKey, Output, PskResolver};
+use dimpl::{Config, Dtls, DtlsCertificate, DtlsRawPublicKey, Output, PskResolver, ResumableSession, SessionCache};
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 use super::config::{CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
@@ -36,6 +37,119 @@ impl PskResolver for StoreResolver {
         let key = key.filter(|k| !k.is_empty() && k.len() <= super::MAX_PSK_KEY_LEN);
         PSK_LOOKUP.with(|cell| *cell.borrow_mut() = Some((identity.to_vec(), key.is_some())));
         key
+    }
+}
+
+/// The server's bounded store of resumable sessions, shared by all sessions of one endpoint:
+/// at most `max_entries` (the oldest is forgotten first), each for `lifetime` after its full
+/// handshake. Resuming a PSK session asks the [`CredentialStore`] for the identity's key again
+/// (a removed identity cannot resume); certificate and raw public key sessions present the
+/// client's certificate or key to the endpoint's checks again.
+pub struct ResumptionCache {
+    max_entries: usize,
+    lifetime: Duration,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    entries: HashMap<Vec<u8>, (Instant, ResumableSession)>,
+    /// Insertion order (id, stored at); stale pairs are skipped.
+    order: VecDeque<(Vec<u8>, Instant)>,
+}
+
+impl std::fmt::Debug for ResumptionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumptionCache")
+            .field("max_entries", &self.max_entries)
+            .field("lifetime", &self.lifetime)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl ResumptionCache {
+    /// An empty cache.
+    pub fn new(max_entries: usize, lifetime: Duration) -> Self {
+        Self { max_entries, lifetime, inner: Mutex::new(CacheInner::default()) }
+    }
+
+    /// Sessions stored now (some may have expired and not been dropped yet).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no session is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl CacheInner {
+    fn pop_oldest(&mut self) {
+        while let Some((id, stored)) = self.order.pop_front() {
+            if self.entries.get(&id).is_some_and(|(at, _)| *at == stored) {
+                self.entries.remove(&id);
+                return;
+            }
+        }
+    }
+}
+
+impl SessionCache for ResumptionCache {
+    fn store(&self, session_id: &[u8], session: ResumableSession, now: Instant) {
+        if self.max_entries == 0 || session_id.is_empty() || session_id.len() > 32 {
+            return;
+        }
+        let mut inner = self.lock();
+        // Expired sessions go first, then the oldest until there is room.
+        while let Some((id, stored)) = inner.order.front().cloned() {
+            let live = inner.entries.get(&id).is_some_and(|(at, _)| *at == stored);
+            if live && now < stored + self.lifetime {
+                break;
+            }
+            inner.order.pop_front();
+            if live {
+                inner.entries.remove(&id);
+            }
+        }
+        while inner.entries.len() >= self.max_entries && !inner.entries.contains_key(session_id) {
+            inner.pop_oldest();
+        }
+        inner.entries.insert(session_id.to_vec(), (now, session));
+        inner.order.push_back((session_id.to_vec(), now));
+        if inner.order.len() > 2 * self.max_entries + 16 {
+            let CacheInner { entries, order } = &mut *inner;
+            order.retain(|(id, at)| entries.get(id).is_some_and(|(stored, _)| stored == at));
+        }
+    }
+
+    fn lookup(&self, session_id: &[u8], now: Instant) -> Option<ResumableSession> {
+        let mut inner = self.lock();
+        let (stored, session) = inner.entries.get(session_id)?;
+        if now >= *stored + self.lifetime {
+            inner.entries.remove(session_id);
+            return None;
+        }
+        Some(session.clone())
+    }
+}
+
+/// What a [`DimplBackend`] client keeps to resume a session: the server's session id and the
+/// session's secrets.
+#[derive(Clone)]
+pub struct DimplResumption {
+    session_id: Vec<u8>,
+    session: ResumableSession,
+}
+
+impl std::fmt::Debug for DimplResumption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DimplResumption").field("session", &self.session).finish_non_exhaustive()
     }
 }
 
@@ -92,6 +206,15 @@ pub struct DimplServerContext {
     certificate: Option<(Arc<Config>, DtlsCertificate)>,
     /// Raw public key sessions (present with a raw public key and an ECDHE suite).
     raw_public_key: Option<(Arc<Config>, DtlsRawPublicKey)>,
+    /// Sessions kept for resumption (absent when `max_resumable_sessions` is 0).
+    resumption: Option<Arc<ResumptionCache>>,
+}
+
+impl DimplServerContext {
+    /// The session cache of this server, if resumption is enabled.
+    pub fn resumption_cache(&self) -> Option<&ResumptionCache> {
+        self.resumption.as_deref()
+    }
 }
 
 impl std::fmt::Debug for DimplServerContext {
@@ -117,6 +240,7 @@ impl DtlsBackend for DimplBackend {
     type Session = DimplSession;
     type ServerContext = DimplServerContext;
     type ClientContext = DimplClientContext;
+    type Resumption = DimplResumption;
 
     fn name(&self) -> &'static str {
         NAME
@@ -133,7 +257,16 @@ impl DtlsBackend for DimplBackend {
         let psk_suites: Vec<_> = config.cipher_suites.iter().filter(|s| s.is_psk()).map(|s| dimpl_suite(*s)).collect();
         let ecdhe_suites: Vec<_> =
             config.cipher_suites.iter().filter(|s| !s.is_psk()).map(|s| dimpl_suite(*s)).collect();
+        let limits = &config.limits;
+        let resumption = (limits.max_resumable_sessions > 0)
+            .then(|| Arc::new(ResumptionCache::new(limits.max_resumable_sessions, limits.resumption_lifetime)));
         let build = |b: dimpl::ConfigBuilder| {
+            // One cache for all modes: an entry records its mode and suite, and dimpl resumes
+            // it only in a session of the same kind.
+            let b = match &resumption {
+                Some(cache) => b.with_session_cache(cache.clone()),
+                None => b,
+            };
             // Our endpoint answers cookie-less ClientHellos statelessly (dtls::cookie).
             b.use_server_cookie(false).build().map(Arc::new).map_err(|e| DtlsError::InvalidConfig(format!("{e:?}")))
         };
@@ -172,7 +305,7 @@ impl DtlsBackend for DimplBackend {
                     .into(),
             ));
         }
-        Ok(DimplServerContext { psk, certificate, raw_public_key })
+        Ok(DimplServerContext { psk, certificate, raw_public_key, resumption })
     }
 
     fn new_server_session(
@@ -240,15 +373,30 @@ impl DtlsBackend for DimplBackend {
         }
     }
 
-    fn new_client_session(&self, context: &DimplClientContext, now: Instant) -> Result<DimplSession, DtlsError> {
-        let dtls = match (&context.certificate, &context.raw_public_key) {
+    fn new_client_session(
+        &self,
+        context: &DimplClientContext,
+        now: Instant,
+        resume: Option<&DimplResumption>,
+    ) -> Result<DimplSession, DtlsError> {
+        let mut dtls = match (&context.certificate, &context.raw_public_key) {
             (_, Some(key)) => {
                 Dtls::new_12_raw_public_key(context.config.clone(), key.clone(), now).map_err(|e| protocol(&e))?
             }
             (Some(cert), None) => Dtls::new_12(context.config.clone(), cert.clone(), now),
             (None, None) => Dtls::new_12_psk(context.config.clone(), now),
         };
+        if let Some(resume) = resume {
+            dtls.set_active(true);
+            // Refused only for an id or secret of the wrong size; then it is a full handshake.
+            let _ = dtls.offer_session(&resume.session_id, resume.session.clone());
+        }
         DimplSession::start(dtls, now, false)
+    }
+
+    fn resumption(&self, session: &DimplSession) -> Option<DimplResumption> {
+        let (session_id, session) = session.dtls.resumable_session()?;
+        Some(DimplResumption { session_id, session })
     }
 }
 
@@ -378,5 +526,72 @@ impl BackendSession for DimplSession {
 
     fn psk_lookup(&self) -> Option<(&[u8], bool)> {
         self.psk_lookup.as_ref().map(|(id, known)| (id.as_slice(), *known))
+    }
+
+    fn is_resumed(&self) -> bool {
+        self.dtls.is_resumed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(byte: u8) -> ResumableSession {
+        ResumableSession {
+            cipher_suite: Dtls12CipherSuite::PSK_AES128_CCM_8,
+            master_secret: vec![byte; 48],
+            extended_master_secret: true,
+            psk_identity: Some(vec![byte]),
+            peer_identity: None,
+            raw_public_key: false,
+        }
+    }
+
+    #[test]
+    fn resumption_cache_keeps_the_newest_entries_up_to_its_limit() {
+        let cache = ResumptionCache::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        for id in 1..=3u8 {
+            cache.store(&[id; 32], session(id), now + Duration::from_secs(u64::from(id)));
+        }
+        assert_eq!(cache.len(), 2);
+        let later = now + Duration::from_secs(5);
+        assert_eq!(cache.lookup(&[1; 32], later), None, "the oldest is forgotten");
+        assert_eq!(cache.lookup(&[2; 32], later), Some(session(2)));
+        assert_eq!(cache.lookup(&[3; 32], later), Some(session(3)));
+        // Storing the same id again replaces it without evicting another.
+        cache.store(&[3; 32], session(9), later);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.lookup(&[3; 32], later), Some(session(9)));
+        // Ids of a wrong size are not stored; many stores keep the order queue bounded.
+        cache.store(&[], session(4), later);
+        cache.store(&[7; 33], session(4), later);
+        assert_eq!(cache.len(), 2);
+        for i in 0..1000u32 {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            cache.store(&id, session(1), later);
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.lock().order.len() <= 2 * 2 + 16);
+    }
+
+    #[test]
+    fn resumption_cache_entries_expire() {
+        let cache = ResumptionCache::new(10, Duration::from_secs(60));
+        let now = Instant::now();
+        cache.store(&[1; 32], session(1), now);
+        assert!(cache.lookup(&[1; 32], now + Duration::from_secs(59)).is_some());
+        assert_eq!(cache.lookup(&[1; 32], now + Duration::from_secs(60)), None);
+        assert!(cache.is_empty(), "an expired entry found by lookup is dropped");
+        // Expired entries are dropped when storing, too.
+        cache.store(&[2; 32], session(2), now);
+        cache.store(&[3; 32], session(3), now + Duration::from_secs(61));
+        assert_eq!(cache.len(), 1);
+        // Disabled cache.
+        let off = ResumptionCache::new(0, Duration::from_secs(60));
+        off.store(&[1; 32], session(1), now);
+        assert!(off.is_empty());
     }
 }

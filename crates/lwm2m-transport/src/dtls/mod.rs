@@ -81,7 +81,9 @@ pub use config::{
     MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerLimits,
     TrustAnchors,
 };
-pub use dimpl_backend::{DimplBackend, DimplClientContext, DimplServerContext, DimplSession};
+pub use dimpl_backend::{
+    DimplBackend, DimplClientContext, DimplResumption, DimplServerContext, DimplSession, ResumptionCache,
+};
 pub use error::{AlertDescription, CertificateError, DtlsError};
 pub use identity::{AuthenticatedIdentity, CertificateIdentity, CredentialStore, MemoryCredentialStore};
 pub use server::{DtlsServer, IncomingDatagram, ServerEvent, ServerStats, Transmit};

@@ -99,6 +99,8 @@ pub struct ServerStats {
     pub hello_verify_requests: u64,
     /// Handshakes completed.
     pub handshakes_completed: u64,
+    /// Of those, abbreviated handshakes that resumed a cached session (RFC 5246 §7.3).
+    pub handshakes_resumed: u64,
     /// Handshakes failed or timed out.
     pub handshakes_failed: u64,
     /// Sessions or handshakes evicted because a limit was reached.
@@ -403,6 +405,9 @@ impl<B: DtlsBackend> DtlsServer<B> {
             }
         }
         self.stats.handshakes_completed += 1;
+        if session.backend.is_resumed() {
+            self.stats.handshakes_resumed += 1;
+        }
         if let Some(identity) = session.identity.clone() {
             self.events.push_back(ServerEvent::Connected { peer, identity });
         }

@@ -32,6 +32,7 @@ use crate::dtls12::message::{ExtensionType, KeyExchangeAlgorithm, MessageType, P
 use crate::dtls12::message::{Random, SessionId, SignatureAndHashAlgorithm};
 use crate::timer::HandshakeTimers;
 use crate::{Config, DtlsCertificate, Error, InternalError, KeyingMaterial, Output};
+use crate::ResumableSession;
 
 /// DTLS client
 pub struct Client {
@@ -89,6 +90,12 @@ pub struct Client {
     /// lwm2m-rs patch: the ServerHello selected RawPublicKey for our key (RFC 7250
     /// client_certificate_type).
     client_raw_public_key_selected: bool,
+
+    /// lwm2m-rs patch: the session offered for resumption (its id is in `session_id`).
+    offered_session: Option<ResumableSession>,
+
+    /// lwm2m-rs patch: the server accepted the offered session (abbreviated handshake).
+    resumed: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -124,6 +131,8 @@ impl Client {
             local_events: VecDeque::new(),
             queued_data: Vec::new(),
             client_raw_public_key_selected: false,
+            offered_session: None,
+            resumed: false,
         }
     }
 
@@ -185,11 +194,53 @@ impl Client {
             local_events: VecDeque::new(),
             queued_data: Vec::new(),
             client_raw_public_key_selected: false,
+            offered_session: None,
+            resumed: false,
         }
     }
 
     pub fn into_server(self) -> Server {
         Server::new_with_engine(self.engine, self.last_now)
+    }
+
+    /// lwm2m-rs patch: see `Dtls::offer_session`.
+    pub(crate) fn offer_session(&mut self, session_id: &[u8], session: ResumableSession) -> bool {
+        if self.state != State::SendClientHello || self.hybrid.is_some() || self.cookie.is_some() {
+            return false;
+        }
+        let Ok(id) = SessionId::try_new(session_id) else {
+            return false;
+        };
+        if id.is_empty() || session.master_secret.len() != 48 {
+            return false;
+        }
+        self.session_id = Some(id);
+        self.offered_session = Some(session);
+        true
+    }
+
+    /// lwm2m-rs patch: see `Dtls::resumable_session`.
+    pub(crate) fn resumable_session(&self) -> Option<(Vec<u8>, ResumableSession)> {
+        if self.state != State::AwaitApplicationData {
+            return None;
+        }
+        let id = self.session_id.filter(|id| !id.is_empty())?;
+        let suite = self.engine.cipher_suite()?;
+        let master_secret = self.engine.crypto_context().master_secret()?;
+        let session = ResumableSession {
+            cipher_suite: suite,
+            master_secret: master_secret.to_vec(),
+            extended_master_secret: true,
+            psk_identity: None,
+            peer_identity: self.server_certificates.first().map(|c| c.to_vec()),
+            raw_public_key: self.engine.crypto_context().is_raw_public_key(),
+        };
+        Some((id.to_vec(), session))
+    }
+
+    /// lwm2m-rs patch: see `Dtls::is_resumed`.
+    pub(crate) fn is_resumed(&self) -> bool {
+        self.resumed
     }
 
     pub(crate) fn state_name(&self) -> &'static str {
@@ -532,7 +583,6 @@ impl State {
 
         // Note: we keep offered suites local; we don't enforce echo here
         client.engine.set_cipher_suite(cs);
-        client.session_id = Some(server_hello.session_id);
         client.server_random = Some(server_hello.random);
 
         let Some(extensions) = &server_hello.extensions else {
@@ -579,6 +629,47 @@ impl State {
         trace!("Extended Master Secret enabled");
 
         client.hybrid = None;
+
+        // lwm2m-rs patch: the server echoed the session id we offered, so it resumes that
+        // session (RFC 5246 §7.3): same suite and extended master secret state (RFC 7627 §5.3)
+        // or the handshake fails; anything else is a full handshake.
+        let offered = client.offered_session.take();
+        if let Some(session) = offered {
+            let echoed = !server_hello.session_id.is_empty()
+                && client.session_id.is_some_and(|id| id[..] == server_hello.session_id[..]);
+            if echoed {
+                if session.cipher_suite != cs {
+                    return Err(Error::SecurityError(
+                        crate::SecurityError::ServerSelectedIncompatibleCipherSuite(cs),
+                    )
+                    .into());
+                }
+                if session.extended_master_secret != extended_master_secret {
+                    return Err(Error::SecurityError(
+                        crate::SecurityError::ExtendedMasterSecretNotNegotiated,
+                    )
+                    .into());
+                }
+                client
+                    .engine
+                    .crypto_context_mut()
+                    .set_resumed_master_secret(&session.master_secret)
+                    .map_err(Error::CryptoError)?;
+                client.resumed = true;
+                if let Some(peer) = session.peer_identity {
+                    client.server_certificates.push(peer.to_buf());
+                    client.local_events.push_back(if session.raw_public_key {
+                        LocalEvent::PeerRawPublicKey
+                    } else {
+                        LocalEvent::PeerCert
+                    });
+                }
+                Self::derive_keys(client)?;
+                debug!("Server resumed the offered session");
+                return Ok(Self::AwaitChangeCipherSpec);
+            }
+        }
+        client.session_id = Some(server_hello.session_id);
 
         // PSK suites skip Certificate; go directly to ServerKeyExchange
         if cs.is_psk() {
@@ -998,7 +1089,10 @@ impl State {
     }
 
     fn send_change_cipher_spec(self, client: &mut Client) -> Result<Self, InternalError> {
-        Self::derive_keys(client)?;
+        // lwm2m-rs patch: a resumed session derived its keys at ServerHello.
+        if !client.resumed {
+            Self::derive_keys(client)?;
+        }
 
         // Send change cipher spec
         trace!("Sending ChangeCipherSpec");
@@ -1042,24 +1136,27 @@ impl State {
         // Derive master secret (use EMS if negotiated)
         let suite_hash = cipher_suite.hash_algorithm();
 
-        // Use the captured session hash from when ServerHelloDone was received
-        let session_hash = client
-            .captured_session_hash
-            .as_ref()
-            .ok_or(Error::InvalidState(
-                crate::InvalidStateError::ExtendedMasterSecretSessionHashMissing,
-            ))?;
-        trace!(
-            "Using captured session hash for Extended Master Secret (length: {})",
-            session_hash.len()
-        );
         let mut out = client.engine.pop_buffer();
         let mut scratch = client.engine.pop_buffer();
-        client
-            .engine
-            .crypto_context_mut()
-            .derive_extended_master_secret(session_hash, suite_hash, &mut out, &mut scratch)
-            .map_err(Error::CryptoError)?;
+        // lwm2m-rs patch: a resumed session keeps its master secret.
+        if !client.resumed {
+            // Use the captured session hash from when ServerHelloDone was received
+            let session_hash = client
+                .captured_session_hash
+                .as_ref()
+                .ok_or(Error::InvalidState(
+                    crate::InvalidStateError::ExtendedMasterSecretSessionHashMissing,
+                ))?;
+            trace!(
+                "Using captured session hash for Extended Master Secret (length: {})",
+                session_hash.len()
+            );
+            client
+                .engine
+                .crypto_context_mut()
+                .derive_extended_master_secret(session_hash, suite_hash, &mut out, &mut scratch)
+                .map_err(Error::CryptoError)?;
+        }
 
         // Derive the encryption/decryption keys
         client
@@ -1095,6 +1192,15 @@ impl State {
                 body.extend_from_slice(&verify_data);
                 Ok(())
             })?;
+
+        // lwm2m-rs patch: the client's Finished ends an abbreviated handshake.
+        if client.resumed {
+            client.engine.flight_stop_resend_timers_unconfirmed();
+            client.local_events.push_back(LocalEvent::Connected);
+            client.engine.release_application_data();
+            debug!("Abbreviated handshake complete; ready for application data");
+            return Ok(Self::AwaitApplicationData);
+        }
 
         Ok(Self::AwaitChangeCipherSpec)
     }
@@ -1207,6 +1313,13 @@ impl State {
         }
 
         trace!("Server Finished verified successfully");
+
+        // lwm2m-rs patch: when resuming, the client answers the server's Finished with its
+        // own ChangeCipherSpec and Finished.
+        if client.resumed {
+            client.engine.flight_begin(5);
+            return Ok(Self::SendChangeCipherSpec);
+        }
 
         // Receiving server Finished implicitly acks our Flight 5; stop resends
         client.engine.flight_stop_resend_timers();

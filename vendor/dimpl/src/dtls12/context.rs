@@ -221,6 +221,23 @@ impl CryptoContext {
         Ok(())
     }
 
+    /// lwm2m-rs patch: the master secret of the session (after key derivation), for a session
+    /// cache.
+    pub fn master_secret(&self) -> Option<&[u8]> {
+        self.master_secret.as_deref()
+    }
+
+    /// lwm2m-rs patch: installs the master secret of a resumed session (RFC 5246 §7.3).
+    pub fn set_resumed_master_secret(&mut self, secret: &[u8]) -> Result<(), CryptoError> {
+        let mut master_secret = ArrayVec::new();
+        master_secret
+            .try_extend_from_slice(secret)
+            .map_err(|_| CryptoError::MasterSecretTooLong)?;
+        self.master_secret = Some(master_secret);
+        self.pre_master_secret = None;
+        Ok(())
+    }
+
     /// Derive master secret using Extended Master Secret (RFC 7627)
     pub fn derive_extended_master_secret(
         &mut self,

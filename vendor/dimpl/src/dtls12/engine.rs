@@ -567,6 +567,14 @@ impl Engine {
         }
     }
 
+    /// lwm2m-rs patch: the client's last flight of an abbreviated handshake is its final one,
+    /// like the server's flight 6 of a full handshake: stop the periodic resends but keep
+    /// answering a resent server flight (the server did not confirm it got ours).
+    pub fn flight_stop_resend_timers_unconfirmed(&mut self) {
+        debug!("Stop connect and flight timeouts (peer not confirmed)");
+        self.timers.stop();
+    }
+
     fn flight_clear_resends(&mut self) {
         for entry in self.flight_saved_records.drain(..) {
             self.buffers_free.push(entry.fragment);

@@ -35,7 +35,7 @@ use crate::dtls12::message::{MessageType, NamedGroup, NamedGroupVec, ProtocolVer
 use crate::dtls12::message::{ServerHello, SessionId, SignatureAlgorithm};
 use crate::dtls12::message::{SignatureAndHashAlgorithmVec, SrtpProfileId};
 use crate::timer::Timeout;
-use crate::{Config, Error, InternalError, Output};
+use crate::{Config, Error, InternalError, Output, ResumableSession};
 
 /// Length of the random dummy PSK used when identity resolution fails.
 /// Fixed so handshake timing does not leak the failure, and long enough
@@ -54,8 +54,15 @@ pub struct Server {
     /// Random unique data (with gmt timestamp). Used for signature checks.
     random: Option<Random>,
 
-    /// SessionId we provide to the client (unused/resumption not implemented).
+    /// SessionId we provide to the client. lwm2m-rs patch: a fresh random id for full
+    /// handshakes when the config has a session cache, the client's id when resuming.
     session_id: Option<SessionId>,
+
+    /// lwm2m-rs patch: this handshake is an abbreviated one resuming a cached session.
+    resumed: bool,
+
+    /// lwm2m-rs patch: the PSK identity of the handshake, for the session cache.
+    psk_identity: Option<Vec<u8>>,
 
     /// Cookie secret for HMAC, generated per-server instance
     cookie_secret: [u8; 32],
@@ -205,6 +212,8 @@ impl Server {
             engine,
             random: None,
             session_id: None,
+            resumed: false,
+            psk_identity: None,
             cookie_secret,
             extension_data,
             negotiated_srtp_profile: None,
@@ -227,6 +236,99 @@ impl Server {
 
     pub fn set_handshake_deadline(&mut self, deadline: Timeout) {
         self.engine.set_handshake_deadline(deadline);
+    }
+
+    /// lwm2m-rs patch: whether this handshake resumes a cached session.
+    pub(crate) fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// lwm2m-rs patch: the cached session a ClientHello may resume (RFC 5246 §7.3), or `None`
+    /// for a full handshake: unknown id, a cipher suite the client no longer offers or this
+    /// instance cannot use, another extended master secret state (RFC 7627 §5.3), another
+    /// authentication mode, or a PSK identity the resolver no longer knows.
+    fn resumable(
+        &self,
+        session_id: &SessionId,
+        offered: &[Dtls12CipherSuite],
+        client_offers_ems: bool,
+    ) -> Option<ResumableSession> {
+        if session_id.is_empty() {
+            return None;
+        }
+        let config = self.engine.config();
+        let session = config.session_cache()?.lookup(session_id, self.last_now)?;
+        let suite = session.cipher_suite;
+        let usable = offered.contains(&suite)
+            && self.engine.is_cipher_suite_allowed(suite)
+            && self.engine.crypto_context().is_cipher_suite_compatible(suite);
+        if !usable
+            || session.extended_master_secret != client_offers_ems
+            || session.raw_public_key != self.engine.crypto_context().is_raw_public_key()
+            || session.master_secret.len() != 48
+        {
+            return None;
+        }
+        if suite.is_psk() {
+            let identity = session.psk_identity.as_deref()?;
+            config.psk_resolver()?.resolve(identity)?;
+        } else if config.require_client_certificate() && session.peer_identity.is_none() {
+            return None;
+        }
+        Some(session)
+    }
+
+    /// lwm2m-rs patch: key block from the resumed master secret and the new randoms.
+    fn derive_resumed_keys(&mut self, suite: Dtls12CipherSuite) -> Result<(), Error> {
+        let (Some(client_random), Some(server_random)) = (self.client_random, self.random) else {
+            return Err(Error::InvalidState(
+                crate::InvalidStateError::NoServerRandom,
+            ));
+        };
+        let mut client_random_buf = Buf::new();
+        client_random.serialize(&mut client_random_buf);
+        let mut server_random_buf = Buf::new();
+        server_random.serialize(&mut server_random_buf);
+        let mut out = self.engine.pop_buffer();
+        let mut scratch = self.engine.pop_buffer();
+        let result = self.engine.crypto_context_mut().derive_keys(
+            suite,
+            &client_random_buf,
+            &server_random_buf,
+            &mut out,
+            &mut scratch,
+        );
+        self.engine.push_buffer(out);
+        self.engine.push_buffer(scratch);
+        result.map_err(Error::CryptoError)
+    }
+
+    /// lwm2m-rs patch: puts the session of a completed full handshake in the cache.
+    fn store_session(&self) {
+        let config = self.engine.config();
+        let (Some(cache), Some(id), Some(suite)) = (
+            config.session_cache(),
+            self.session_id,
+            self.engine.cipher_suite(),
+        ) else {
+            return;
+        };
+        let Some(master_secret) = self.engine.crypto_context().master_secret() else {
+            return;
+        };
+        if id.is_empty() || (suite.is_psk() && self.psk_identity.is_none()) {
+            return;
+        }
+        let session = ResumableSession {
+            cipher_suite: suite,
+            master_secret: master_secret.to_vec(),
+            // dimpl requires extended master secret for every DTLS 1.2 handshake.
+            extended_master_secret: true,
+            psk_identity: self.psk_identity.clone(),
+            peer_identity: self.client_certificates.first().map(|c| c.to_vec()),
+            raw_public_key: self.engine.crypto_context().is_raw_public_key(),
+        };
+        cache.store(&id, session, self.last_now);
     }
 
     pub(crate) fn state_name(&self) -> &'static str {
@@ -542,6 +644,42 @@ impl State {
         server.client_supported_groups = client_supported_groups;
         server.client_signature_algorithms = client_signature_algorithms;
 
+        // lwm2m-rs patch: resume a cached session (abbreviated handshake, RFC 5246 §7.3), or
+        // give the full handshake a new session id when there is a cache to put it in.
+        let offered_id = ch.session_id;
+        let offered_suites: Vec<Dtls12CipherSuite> = if offered_id.is_empty() {
+            Vec::new()
+        } else {
+            ch.cipher_suites.iter().copied().collect()
+        };
+        if let Some(session) = server.resumable(&offered_id, &offered_suites, client_offers_ems) {
+            debug!("Resuming session {:?}", offered_id);
+            server.engine.set_cipher_suite(session.cipher_suite);
+            server
+                .engine
+                .crypto_context_mut()
+                .set_resumed_master_secret(&session.master_secret)
+                .map_err(Error::CryptoError)?;
+            server.session_id = Some(offered_id);
+            server.resumed = true;
+            if session.cipher_suite.is_psk() {
+                // The resolver still knows the identity (checked in `resumable`).
+                server.psk_valid = Some(true);
+            }
+            server.psk_identity = session.psk_identity;
+            if let Some(peer) = session.peer_identity {
+                server.client_certificates.push(peer.to_buf());
+                server.local_events.push_back(if session.raw_public_key {
+                    LocalEvent::PeerRawPublicKey
+                } else {
+                    LocalEvent::PeerCert
+                });
+            }
+        } else if server.engine.config().session_cache().is_some() {
+            let id: [u8; 32] = server.engine.rng.random();
+            server.session_id = SessionId::try_new(&id).ok();
+        }
+
         // Proceed to send the server flight
         trace!("Extended Master Secret enabled");
         Ok(Self::SendServerHello)
@@ -576,6 +714,13 @@ impl State {
         let cs = server.engine.cipher_suite().ok_or(Error::InvalidState(
             crate::InvalidStateError::NoCipherSuiteSelected,
         ))?;
+
+        // lwm2m-rs patch: an abbreviated handshake continues with ChangeCipherSpec and Finished
+        // in the same flight, keyed from the cached master secret.
+        if server.resumed {
+            server.derive_resumed_keys(cs)?;
+            return Ok(Self::SendChangeCipherSpec);
+        }
 
         // PSK suites skip Certificate
         if cs.is_psk() {
@@ -845,6 +990,8 @@ impl State {
 
             let identity = &server.defragment_buffer[identity_range];
             trace!("PSK identity ({} bytes)", identity.len());
+            // lwm2m-rs patch: kept for the session cache.
+            server.psk_identity = Some(identity.to_vec());
 
             // Resolve PSK via the configured resolver. On failure we derive a
             // random dummy of fixed length so the handshake proceeds identically
@@ -1110,6 +1257,15 @@ impl State {
 
         trace!("Client Finished verified successfully");
 
+        // lwm2m-rs patch: the client's Finished ends an abbreviated handshake.
+        if server.resumed {
+            server.engine.flight_stop_resend_timers();
+            debug!("Abbreviated handshake complete; ready for application data");
+            server.local_events.push_back(LocalEvent::Connected);
+            server.engine.release_application_data();
+            return Ok(Self::AwaitApplicationData);
+        }
+
         Ok(Self::SendChangeCipherSpec)
     }
 
@@ -1117,7 +1273,10 @@ impl State {
         trace!("Sending ChangeCipherSpec");
 
         // Start/restart flight timer for server Flight 6 (CCS+Finished)
-        server.engine.flight_begin(6);
+        // lwm2m-rs patch: when resuming, CCS+Finished belong to the ServerHello flight.
+        if !server.resumed {
+            server.engine.flight_begin(6);
+        }
 
         // Send ChangeCipherSpec
         server
@@ -1131,6 +1290,19 @@ impl State {
 
     fn send_finished(self, server: &mut Server) -> Result<Self, InternalError> {
         trace!("Sending Finished message to complete handshake");
+
+        // lwm2m-rs patch: when resuming, the server's Finished comes first (RFC 5246 §7.3) and
+        // the handshake continues with the client's ChangeCipherSpec and Finished.
+        if server.resumed {
+            server
+                .engine
+                .create_handshake(MessageType::Finished, |body, engine| {
+                    let verify_data = engine.generate_verify_data(false /* server */)?;
+                    body.extend_from_slice(&verify_data);
+                    Ok(())
+                })?;
+            return Ok(Self::AwaitChangeCipherSpec);
+        }
 
         // No records from the handshake epochs may survive into application data.
         let unexpected_record = server
@@ -1164,6 +1336,7 @@ impl State {
 
         // Handshake complete
         debug!("Handshake complete; ready for application data");
+        server.store_session();
         server.local_events.push_back(LocalEvent::Connected);
 
         // Emit SRTP keying material if negotiated

@@ -334,6 +334,9 @@ impl Handshake {
             self.header.msg_type,
             MessageType::ClientHello |        // flight 1 and 3
             MessageType::HelloVerifyRequest | // flight 2
+            // lwm2m-rs patch: the server flight of an abbreviated handshake (ServerHello,
+            // ChangeCipherSpec, Finished) has no ServerHelloDone.
+            MessageType::ServerHello |
             MessageType::ServerHelloDone |    // flight 4
             MessageType::ClientKeyExchange // flight 5
         );
