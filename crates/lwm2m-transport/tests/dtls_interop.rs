@@ -1,6 +1,7 @@
 //! DTLS interop with libcoap (Debian `libcoap3-bin`) over real UDP loopback: PSK and
 //! certificates with the OpenSSL and GnuTLS builds, raw public keys (RFC 7250, `-M`) with the
-//! GnuTLS build (the OpenSSL build on Debian bookworm has no RPK).
+//! GnuTLS build (the OpenSSL build on Debian bookworm has no RPK). Session resumption (RFC 5246
+//! §7.3) both ways with OpenSSL's `s_client -reconnect` and `s_server`.
 //!
 //! Policy (see the project rules): if the peer binary is missing the test prints
 //! "SKIPPED: peer X not installed", unless `CI` is set (not "" or "false"), where it fails.
@@ -555,4 +556,209 @@ fn psk_and_certificate_clients_share_one_server_endpoint() {
         let names: Vec<_> = identities.iter().map(|i| i.implied_endpoint_name().map(str::to_owned)).collect();
         assert_eq!(names, [Some("lwm2m-client".to_owned()), Some("urn-dev-cert".to_owned())], "{peer_name}");
     }
+}
+
+// ---- session resumption (RFC 5246 §7.3) with OpenSSL's s_client / s_server ----
+
+/// Runs `server` on `socket` until `stop`: the identities of every `Connected` event and the
+/// final counters.
+fn run_handshake_server(
+    socket: &UdpSocket,
+    mut server: DtlsServer,
+    stop: &AtomicBool,
+) -> (Vec<Arc<AuthenticatedIdentity>>, lwm2m_transport::dtls::ServerStats, Vec<DtlsError>) {
+    socket.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    let (mut identities, mut failures) = (Vec::new(), Vec::new());
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        if let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            server.handle_datagram(Instant::now(), peer, &buf[..n]);
+        }
+        server.handle_timeout(Instant::now());
+        while let Some(event) = server.poll_event() {
+            match event {
+                ServerEvent::Connected { identity, .. } => identities.push(identity),
+                ServerEvent::HandshakeFailed { error, .. } => failures.push(error),
+                _ => {}
+            }
+        }
+        while let Some(t) = server.poll_transmit() {
+            let _ = socket.send_to(&t.payload, t.destination);
+        }
+    }
+    (identities, server.stats(), failures)
+}
+
+/// Runs `bin args` with stdin closed, at most `limit`; stdout and stderr together.
+fn run_bounded(bin: &std::path::Path, args: &[&str], limit: Duration) -> String {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn openssl_s_client_resumes_psk_sessions_on_our_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let server = our_server(b"resume-id", b"resume-secret");
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
+    };
+    let key_hex: String = b"resume-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let connect = format!("127.0.0.1:{port}");
+    let output = run_bounded(
+        &openssl,
+        &[
+            "s_client",
+            "-dtls1_2",
+            "-cipher",
+            "PSK-AES128-CCM8",
+            "-psk_identity",
+            "resume-id",
+            "-psk",
+            &key_hex,
+            "-reconnect",
+            "-connect",
+            &connect,
+        ],
+        Duration::from_secs(20),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (identities, stats, failures) = thread.join().unwrap();
+    for line in output.lines().filter(|l| l.contains(", TLSv1.2,")) {
+        eprintln!("s_client: {line}");
+    }
+    // s_client -reconnect: one full handshake, then five reconnections offering the session.
+    let reused = output.matches("Reused, TLSv1.2").count();
+    let new = output.matches("New, TLSv1.2").count();
+    assert_eq!((new, reused), (1, 5), "s_client output: {output}\nfailures: {failures:?}");
+    assert_eq!(stats.handshakes_completed, 6, "{stats:?}");
+    assert_eq!(stats.handshakes_resumed, 5, "{stats:?}");
+    assert_eq!(identities.len(), 6);
+    assert!(identities.iter().all(|i| **i == AuthenticatedIdentity::psk(b"resume-id")), "{identities:?}");
+}
+
+/// Connects `client` over a fresh loopback socket to `port` and sends `message`; restarts while
+/// the server is not up yet. Returns once connected and the message is out.
+fn connect_once(client: &mut DtlsClient, port: u16, message: &[u8], first: bool) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(("127.0.0.1", port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let start = Instant::now();
+    if !first {
+        client.restart(Instant::now()).unwrap();
+    }
+    client.send(message).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut restarts = 0;
+    let mut connected = false;
+    while !connected && start.elapsed() < Duration::from_secs(15) {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        if let Ok(n) = socket.recv(&mut buf) {
+            client.handle_datagram(Instant::now(), &buf[..n]);
+        }
+        client.handle_timeout(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                ClientEvent::Connected { .. } => connected = true,
+                // s_server may not be listening yet; try again.
+                ClientEvent::Failed(_) if first && restarts < 20 => {
+                    restarts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                    client.restart(Instant::now()).unwrap();
+                    client.send(message).unwrap();
+                }
+                ClientEvent::Failed(e) => panic!("handshake with s_server failed: {e}"),
+                _ => {}
+            }
+        }
+    }
+    assert!(connected, "no handshake with s_server");
+    // Deliver the message, then close so s_server accepts the next connection.
+    client.close();
+    for _ in 0..3 {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn our_client_resumes_its_session_with_openssl_s_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    let port = {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let key_hex: String = b"resume-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-{port}.log"));
+    let out = std::fs::File::create(&out_path).unwrap();
+    let server = Reaped(
+        Command::new(openssl)
+            .args([
+                "s_server",
+                "-dtls1_2",
+                "-nocert",
+                "-cipher",
+                "PSK-AES128-CCM8",
+                "-psk_identity",
+                "resume-id",
+                "-psk",
+                &key_hex,
+                "-naccept",
+                "2",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            // s_server stops at end of input: keep its stdin open.
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start openssl s_server"),
+    );
+    let mut client =
+        DtlsClient::new(ClientConfig::psk(PskCredential::new(b"resume-id", b"resume-secret").unwrap()), Instant::now())
+            .unwrap();
+    connect_once(&mut client, port, b"first connection\n", true);
+    assert!(!client.is_resumed());
+    assert!(client.has_resumable_session(), "s_server gave the session an id");
+    connect_once(&mut client, port, b"second connection\n", false);
+    let resumed = client.is_resumed();
+    // Let s_server print and exit (-naccept 2).
+    let start = Instant::now();
+    let mut server = server;
+    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    for line in log.lines().filter(|l| l.contains("Reused") || l.contains("CIPHER is") || l.contains("connection")) {
+        eprintln!("s_server: {line}");
+    }
+    assert!(log.contains("first connection") && log.contains("second connection"), "s_server log: {log}");
+    assert_eq!(log.matches("Reused session-id").count(), 1, "s_server log: {log}");
+    assert!(resumed, "our client saw an abbreviated handshake");
 }
