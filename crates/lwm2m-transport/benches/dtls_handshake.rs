@@ -3,9 +3,14 @@
 //! - `dtls_psk_handshake/in_memory`: a client and a server sans-IO endpoint in one thread,
 //!   datagrams handed across directly (no sockets): the full 6-flight handshake including the
 //!   HelloVerifyRequest round, both sides' CPU. Each iteration is a new client address, and the
-//!   server closes the session afterwards so it stays in steady state.
+//!   server closes the session afterwards so it stays in steady state. The client forgets its
+//!   session before each handshake, so every one is a full handshake.
+//! - `dtls_psk_handshake/in_memory_resumed`: the same, but the client offers its last session
+//!   and the server resumes it (abbreviated handshake, RFC 5246 §7.3: no key exchange, 5
+//!   flights including the HelloVerifyRequest round).
 //! - `dtls_psk_handshake/loopback`: the same over real UDP sockets on 127.0.0.1, the server on its
-//!   own thread, one handshake at a time (latency-bound; shows the per-handshake round trips).
+//!   own thread, one handshake at a time (latency-bound; shows the per-handshake round trips);
+//!   full handshakes.
 //! - `dtls_record/in_memory_roundtrip`: one encrypted 64-byte datagram client -> server -> client
 //!   on an established session, for comparison with plain CoAP.
 //!
@@ -89,8 +94,18 @@ fn in_memory(c: &mut Criterion) {
         b.iter(|| {
             port = port.wrapping_add(1);
             let peer = SocketAddr::from(([10, 0, 0, 1], port));
+            client.forget_session();
             client.restart(now).unwrap();
             handshake_in_memory(&mut client, &mut server, peer, now);
+        });
+    });
+    group.bench_function("in_memory_resumed", |b| {
+        b.iter(|| {
+            port = port.wrapping_add(1);
+            let peer = SocketAddr::from(([10, 0, 0, 1], port));
+            client.restart(now).unwrap();
+            handshake_in_memory(&mut client, &mut server, peer, now);
+            assert!(client.is_resumed(), "the server resumed the session");
         });
     });
 
@@ -125,6 +140,7 @@ fn in_memory(c: &mut Criterion) {
     client_socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     group.bench_function("loopback", |b| {
         b.iter(|| {
+            client.forget_session();
             client.restart(Instant::now()).unwrap();
             let mut buf = [0u8; 2048];
             loop {
