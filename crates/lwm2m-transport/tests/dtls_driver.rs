@@ -175,6 +175,24 @@ async fn coap_over_dtls_between_our_client_and_server_with_identity() {
 }
 
 #[tokio::test]
+async fn rehandshake_resumes_the_session_and_keeps_the_identity() {
+    let (socket, addr) = dtls_server(b"urn:dev:42", b"0123456789abcdef").await;
+    let handler = Hello::default();
+    let _server = driver::spawn(socket, Config { seed: 3, ..Config::default() }, handler.clone());
+    let config = ClientConfig::psk(PskCredential::new(b"urn:dev:42", b"0123456789abcdef").unwrap());
+    let transport = Arc::new(DtlsClientSocket::connect(addr, config).await.unwrap());
+    assert!(!transport.is_resumed());
+    tokio::time::timeout(Duration::from_secs(10), transport.rehandshake()).await.unwrap().unwrap();
+    assert!(transport.is_resumed(), "the server resumed the session");
+    let client = driver::spawn(transport.clone(), Config { seed: 4, ..Config::default() }, NotFound);
+    let r = tokio::time::timeout(Duration::from_secs(10), client.request(addr, Request::with_path(Code::GET, "/x")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&r.payload[..], b"hello urn:dev:42");
+}
+
+#[tokio::test]
 async fn connect_with_a_wrong_key_fails_with_a_clear_error() {
     let (socket, addr) = dtls_server(b"urn:dev:42", b"0123456789abcdef").await;
     let _server = driver::spawn(socket, Config::default(), Hello::default());

@@ -332,7 +332,14 @@ impl DtlsClientSocket {
         self.lock().client.server_identity().cloned()
     }
 
-    /// Starts a new full handshake now and waits for it.
+    /// Whether the current session came from an abbreviated handshake that resumed the previous
+    /// one (RFC 5246 §7.3; see [`DtlsClient::restart`]).
+    pub fn is_resumed(&self) -> bool {
+        self.lock().client.is_resumed()
+    }
+
+    /// Starts a new handshake now and waits for it. It offers the last session for resumption;
+    /// a server that lost it runs a full handshake.
     pub async fn rehandshake(&self) -> Result<(), DtlsError> {
         {
             let mut shared = self.lock();
