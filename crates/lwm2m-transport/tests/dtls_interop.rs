@@ -67,6 +67,39 @@ fn free_port_pair() -> u16 {
 /// option Uri-Path (11) with delta 11 and length 4 -> 0xB4, then "time".
 const GET_TIME: [u8; 10] = [0x41, 0x01, 0x12, 0x34, 0x42, 0xB4, b't', b'i', b'm', b'e'];
 
+/// Sends GET /time from `client` over `socket` (connected to a libcoap server that may still be
+/// starting) until the answer arrives, restarting the handshake after a failure, for at most
+/// 15 s. The CoAP response, or the last handshake failure.
+fn get_time(client: &mut DtlsClient, socket: &UdpSocket) -> Result<Vec<u8>, Option<DtlsError>> {
+    let start = Instant::now();
+    client.send(&GET_TIME).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut last_failure = None;
+    while start.elapsed() < Duration::from_secs(15) {
+        while let Some(d) = client.poll_transmit() {
+            let _ = socket.send(&d);
+        }
+        if let Ok(n) = socket.recv(&mut buf) {
+            client.handle_datagram(Instant::now(), &buf[..n]);
+        }
+        client.handle_timeout(Instant::now());
+        while let Some(event) = client.poll_event() {
+            match event {
+                ClientEvent::Datagram(d) => return Ok(d),
+                // The server may not be listening yet; try again.
+                ClientEvent::Failed(e) => {
+                    last_failure = Some(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                    client.restart(Instant::now()).unwrap();
+                    client.send(&GET_TIME).unwrap();
+                }
+                _ => {}
+            }
+        }
+    }
+    Err(last_failure)
+}
+
 #[test]
 fn our_client_completes_psk_handshake_with_coap_server_openssl() {
     let Some(server_bin) = peer("coap-server-openssl") else { return };
@@ -83,36 +116,10 @@ fn our_client_completes_psk_handshake_with_coap_server_openssl() {
     socket.connect(("127.0.0.1", port + 1)).unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
 
-    let start = Instant::now();
     // libcoap accepts any identity with the -k key.
     let psk = PskCredential::new(b"lwm2m-rs", b"interop-secret").unwrap();
-    let mut client = DtlsClient::new(ClientConfig::psk(psk), start).unwrap();
-    client.send(&GET_TIME).unwrap();
-    let mut buf = [0u8; 2048];
-    let mut response = None;
-    let mut restarts = 0;
-    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
-        while let Some(d) = client.poll_transmit() {
-            let _ = socket.send(&d);
-        }
-        if let Ok(n) = socket.recv(&mut buf) {
-            client.handle_datagram(Instant::now(), &buf[..n]);
-        }
-        client.handle_timeout(Instant::now());
-        while let Some(event) = client.poll_event() {
-            match event {
-                ClientEvent::Datagram(d) => response = Some(d),
-                // The server may not be listening yet; try again.
-                ClientEvent::Failed(_) if restarts < 20 => {
-                    restarts += 1;
-                    std::thread::sleep(Duration::from_millis(100));
-                    client.restart(Instant::now()).unwrap();
-                    client.send(&GET_TIME).unwrap();
-                }
-                _ => {}
-            }
-        }
-    }
+    let mut client = DtlsClient::new(ClientConfig::psk(psk), Instant::now()).unwrap();
+    let response = get_time(&mut client, &socket);
     let response = response.expect("a CoAP response over DTLS from coap-server-openssl");
     // ACK (type 2) with token length 1 -> 0x61; code 2.05 Content = (2 << 5) | 5 = 0x45.
     assert_eq!(response.first(), Some(&0x61), "piggybacked ACK: {response:02x?}");
@@ -329,34 +336,8 @@ fn our_certificate_client_against_coap_server_openssl(suites: &[CipherSuite]) {
         cipher_suites: suites.to_vec(),
         ..ClientConfig::psk(lwm2m_transport::dtls::PskCredential::new(b"unused", b"unused").unwrap())
     };
-    let start = Instant::now();
-    let mut client = DtlsClient::new(config, start).unwrap();
-    client.send(&GET_TIME).unwrap();
-    let mut buf = [0u8; 2048];
-    let mut response = None;
-    let mut last_failure = None;
-    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
-        while let Some(d) = client.poll_transmit() {
-            let _ = socket.send(&d);
-        }
-        if let Ok(n) = socket.recv(&mut buf) {
-            client.handle_datagram(Instant::now(), &buf[..n]);
-        }
-        client.handle_timeout(Instant::now());
-        while let Some(event) = client.poll_event() {
-            match event {
-                ClientEvent::Datagram(d) => response = Some(d),
-                ClientEvent::Failed(e) => {
-                    last_failure = Some(e);
-                    std::thread::sleep(Duration::from_millis(100));
-                    client.restart(Instant::now()).unwrap();
-                    client.send(&GET_TIME).unwrap();
-                }
-                _ => {}
-            }
-        }
-    }
-    let response = response.unwrap_or_else(|| panic!("no response; last failure {last_failure:?}"));
+    let mut client = DtlsClient::new(config, Instant::now()).unwrap();
+    let response = get_time(&mut client, &socket).unwrap_or_else(|e| panic!("no response; last failure {e:?}"));
     assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
     let Some(AuthenticatedIdentity::Certificate(server)) = client.server_identity() else { panic!("no server cert") };
     assert_eq!(server.common_name.as_deref(), Some("localhost"));
@@ -499,35 +480,8 @@ fn raw_public_keys_our_client_against_coap_server_gnutls() {
             server_key: server_key.key.public_key().clone(),
         })
     };
-    let start = Instant::now();
-    let mut client = DtlsClient::new(config, start).unwrap();
-    client.send(&GET_TIME).unwrap();
-    let mut buf = [0u8; 2048];
-    let mut response = None;
-    let mut last_failure = None;
-    while response.is_none() && start.elapsed() < Duration::from_secs(15) {
-        while let Some(d) = client.poll_transmit() {
-            let _ = socket.send(&d);
-        }
-        if let Ok(n) = socket.recv(&mut buf) {
-            client.handle_datagram(Instant::now(), &buf[..n]);
-        }
-        client.handle_timeout(Instant::now());
-        while let Some(event) = client.poll_event() {
-            match event {
-                ClientEvent::Datagram(d) => response = Some(d),
-                // The server may not be listening yet; try again.
-                ClientEvent::Failed(e) => {
-                    last_failure = Some(e);
-                    std::thread::sleep(Duration::from_millis(100));
-                    client.restart(Instant::now()).unwrap();
-                    client.send(&GET_TIME).unwrap();
-                }
-                _ => {}
-            }
-        }
-    }
-    let response = response.unwrap_or_else(|| panic!("no response; last failure {last_failure:?}"));
+    let mut client = DtlsClient::new(config, Instant::now()).unwrap();
+    let response = get_time(&mut client, &socket).unwrap_or_else(|e| panic!("no response; last failure {e:?}"));
     assert_eq!(response.get(1), Some(&0x45), "2.05 Content: {response:02x?}");
     assert_eq!(client.server_identity(), Some(&AuthenticatedIdentity::raw_public_key(server_key.key.public_key())));
 }
