@@ -1,5 +1,6 @@
 //! CoAP over DTLS (`coaps://`) interop of `lwm2m coap` / `lwm2m coap serve --dtls` with libcoap
-//! 4.3's OpenSSL build (`coap-client-openssl`, `coap-server-openssl`) in PSK mode, the wrong-key
+//! 4.3's OpenSSL build (`coap-client-openssl`, `coap-server-openssl`) and `coap-client-gnutls`
+//! in PSK mode, the wrong-key
 //! negative test (exit 2 with a one-line reason), certificate mode (`-c/-j/-C`) both ways
 //! with libcoap and between our own client and server (trusted and untrusted CA), and raw public
 //! keys (`--rpk`/`--rpk-peer`) between our own client and server and with libcoap's GnuTLS build
@@ -44,6 +45,20 @@ fn coap_client_openssl_against_our_dtls_server() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"code\":\"2.05\"") && stdout.contains("hello over dtls"), "{}", text(&out));
+}
+
+/// The issue names `coap-client-gnutls -u ID -k KEY` against `lwm2m coap serve` too.
+#[test]
+fn coap_client_gnutls_against_our_dtls_server() {
+    let Some(client) = peer("coap-client-gnutls") else { return };
+    let root = temp_dir("psk-serve-gnutls");
+    std::fs::write(root.join("hello.txt"), "hello over dtls").unwrap();
+    let (_server, port) = serve(&root, &["--dtls", "--psk-identity", "lwm2m-cli", "--psk-key-text", "cli-secret"]);
+    let uri = format!("coaps://127.0.0.1:{port}/hello.txt");
+    let out = run(Command::new(&client).args(["-u", "lwm2m-cli", "-k", "cli-secret", "-B", "5", &uri]), 15);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello over dtls"), "{}", text(&out));
+    let out = run(Command::new(&client).args(["-u", "lwm2m-cli", "-k", "not-the-key", "-B", "3", &uri]), 15);
+    assert!(!text(&out).contains("hello over dtls"), "{}", text(&out));
 }
 
 #[test]
