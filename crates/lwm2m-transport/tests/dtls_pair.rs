@@ -12,7 +12,7 @@ use lwm2m_transport::dtls::{
     AlertDescription, AuthenticatedIdentity, CertificateError, CertificateUsage, CertifiedKey, ClientConfig,
     ClientCredentials, ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
     MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerEvent, ServerLimits,
-    TrustAnchors,
+    TrustAnchors, WallClock,
 };
 
 const KEY: &[u8] = b"0123456789abcdef";
@@ -1144,4 +1144,29 @@ fn certificate_and_raw_public_key_sessions_resume_with_their_identities() {
     assert_eq!(pair.server.stats().handshakes_resumed, 1);
     assert_eq!(*pair.server_datagrams()[0].0, AuthenticatedIdentity::raw_public_key(client_key.public_key()));
     assert_eq!(pair.client.server_identity(), Some(&AuthenticatedIdentity::raw_public_key(server_key.public_key())));
+}
+
+#[test]
+fn certificate_validity_is_checked_at_the_time_passed_in() {
+    // The endpoints read no clock: a certificate valid only in 2020 is accepted when the server's
+    // wall clock maps `now` into 2020, and refused with the system clock (see the expired case in
+    // certificates_mutual_authentication_and_rejections).
+    let pki = Pki::new("LwM2M test CA");
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false),
+        pki.anchors(),
+        pki.leaf("urn:dev:2020", &[], true),
+        pki.anchors(),
+        None,
+        50,
+    );
+    let june_2020 = std::time::UNIX_EPOCH + Duration::from_secs(1_590_969_600);
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(pki.leaf("lwm2m.example", &["lwm2m.example"], false));
+    config.client_trust = Some(pki.anchors());
+    config.timing = timing();
+    config.wall_clock = WallClock::at(pair.now, june_2020);
+    pair.server = DtlsServer::new(config).unwrap();
+    pair.client.send(b"from 2020").unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()), "{:?}", pair.server_events);
 }

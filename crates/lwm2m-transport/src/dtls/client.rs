@@ -5,7 +5,7 @@
 //! handshake (for PSK that is four round trips of small messages and no public-key operations).
 
 use std::collections::VecDeque;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend};
 use super::config::RawPublicKey;
@@ -67,6 +67,8 @@ pub struct DtlsClient<B: DtlsBackend = DimplBackend> {
     server: Option<AuthenticatedIdentity>,
     handshakes: u64,
     resumption: Option<B::Resumption>,
+    /// The latest `now` passed in (certificates are checked at this time).
+    last_now: Instant,
 }
 
 impl<B: DtlsBackend> std::fmt::Debug for DtlsClient<B> {
@@ -101,6 +103,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
             server: None,
             handshakes: 1,
             resumption: None,
+            last_now: now,
         };
         client.pump(Ok(()));
         Ok(client)
@@ -147,6 +150,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
     /// handshake, one that lost it with a full handshake. A failed handshake forgets the
     /// session (RFC 5246 §7.2.2).
     pub fn restart(&mut self, now: Instant) -> Result<(), DtlsError> {
+        self.last_now = now;
         self.session = self.backend.new_client_session(&self.context, now, self.resumption.as_ref())?;
         // Flights of the old session must not reach the server after the new ClientHello.
         self.transmits.clear();
@@ -161,6 +165,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
 
     /// Processes one datagram from the server.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        self.last_now = now;
         match self.state {
             ClientState::Failed | ClientState::Closed => return,
             ClientState::Handshaking => {
@@ -189,6 +194,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
 
     /// Retransmits flights and enforces the handshake deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         let timeout = self.config.timing.handshake_timeout;
         match self.state {
             ClientState::Failed | ClientState::Closed => {}
@@ -274,7 +280,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
                         match verify_server_certificate(
                             &der,
                             server_trust,
-                            SystemTime::now(),
+                            self.config.wall_clock.unix_time(self.last_now),
                             server_name.as_deref(),
                             self.config.server_certificate_usage.as_ref(),
                         ) {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, SubjectPublicKeyInfoDer};
@@ -253,6 +253,42 @@ impl TrustAnchors {
     }
 }
 
+/// Maps the `Instant`s the sans-IO endpoints are driven with to wall-clock time, for the
+/// validity period of certificates. The endpoints never read a clock: a certificate arriving in
+/// `handle_datagram(now, ..)` is checked at `wall_clock.unix_time(now)`, so tests can check
+/// expiry with made-up times.
+///
+/// [`WallClock::system`] pairs the two clocks once; the monotonic clock does not count time a
+/// machine spends suspended, so a device that sleeps for days should build its config (or set
+/// this field) again after waking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WallClock {
+    instant: Instant,
+    unix: SystemTime,
+}
+
+impl WallClock {
+    /// The system clocks, read now.
+    pub fn system() -> Self {
+        Self { instant: Instant::now(), unix: SystemTime::now() }
+    }
+
+    /// `instant` corresponds to the wall-clock time `unix`.
+    pub fn at(instant: Instant, unix: SystemTime) -> Self {
+        Self { instant, unix }
+    }
+
+    /// The wall-clock time at `now`.
+    pub fn unix_time(&self, now: Instant) -> SystemTime {
+        let shifted = if now >= self.instant {
+            self.unix.checked_add(now - self.instant)
+        } else {
+            self.unix.checked_sub(self.instant - now)
+        };
+        shifted.unwrap_or(self.unix)
+    }
+}
+
 /// Flight retransmission and handshake deadline (RFC 6347 §4.2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandshakeTiming {
@@ -434,6 +470,8 @@ pub struct ClientConfig {
     /// Certificate mode: how the server certificate is matched against the provisioned one
     /// (LwM2M Certificate Usage). `None` (the default): PKIX validation only.
     pub server_certificate_usage: Option<CertificateUsage>,
+    /// Wall-clock time for certificate validity. Default: [`WallClock::system`] at creation.
+    pub wall_clock: WallClock,
 }
 
 impl ClientConfig {
@@ -450,6 +488,7 @@ impl ClientConfig {
             mtu: 1280,
             cipher_suites: CipherSuite::ALL.to_vec(),
             server_certificate_usage: None,
+            wall_clock: WallClock::system(),
         }
     }
 }
@@ -515,6 +554,9 @@ pub struct ServerConfig {
     /// used with the credential store, the ECDHE_ECDSA ones with [`Self::certificate`] or
     /// [`Self::raw_public_key`]. Default: [`CipherSuite::ALL`].
     pub cipher_suites: Vec<CipherSuite>,
+    /// Wall-clock time for client certificate validity. Default: [`WallClock::system`] at
+    /// creation.
+    pub wall_clock: WallClock,
 }
 
 impl ServerConfig {
@@ -535,6 +577,7 @@ impl ServerConfig {
             limits: ServerLimits::default(),
             mtu: 1280,
             cipher_suites: CipherSuite::ALL.to_vec(),
+            wall_clock: WallClock::system(),
         }
     }
 }

@@ -79,7 +79,7 @@ pub use client::{ClientEvent, ClientState, DtlsClient};
 pub use config::{
     CertificateUsage, CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming,
     MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerLimits,
-    TrustAnchors,
+    TrustAnchors, WallClock,
 };
 pub use dimpl_backend::{
     DimplBackend, DimplClientContext, DimplResumption, DimplServerContext, DimplSession, ResumptionCache,

@@ -26,7 +26,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 use super::config::{CipherSuite, RawPublicKey, ServerConfig, ServerLimits};
@@ -213,9 +213,8 @@ impl<B: DtlsBackend> DtlsServer<B> {
             Slot::Established => &mut self.established,
         };
         let Some(session) = table.get_mut(&peer) else { return };
-        if matches!(session.phase, Phase::Established) {
-            session.last_activity = now;
-        }
+        // Activity counts only once a record decrypts (`after_backend_call`): a datagram with a
+        // forged source address must not keep a session from idling out or from eviction.
         let result = session.backend.handle_datagram(now, datagram);
         self.after_backend_call(now, peer, slot, result);
     }
@@ -326,7 +325,7 @@ impl<B: DtlsBackend> DtlsServer<B> {
                         }
                         self.transmits.push_back(Transmit { destination: peer, payload });
                     }
-                    BackendOutput::PeerCertificate(der) => match check_client_certificate(&self.config, &der) {
+                    BackendOutput::PeerCertificate(der) => match check_client_certificate(&self.config, &der, now) {
                         Ok(identity) => session.certificate = Some(identity),
                         Err(e) => {
                             outcome = Err(DtlsError::Certificate(e));
@@ -647,9 +646,13 @@ fn session_kind(config: &ServerConfig, hello: &record::ClientHelloView<'_>) -> S
     if has_ecdhe { ecdhe() } else { ServerSessionKind::Psk }
 }
 
-fn check_client_certificate(config: &ServerConfig, der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
+fn check_client_certificate(
+    config: &ServerConfig,
+    der: &[u8],
+    now: Instant,
+) -> Result<CertificateIdentity, CertificateError> {
     let trust = config.client_trust.as_ref().ok_or(CertificateError::UnknownIssuer)?;
-    let identity = verify_certificate(der, trust, SystemTime::now(), PeerRole::Client, None)?;
+    let identity = verify_certificate(der, trust, config.wall_clock.unix_time(now), PeerRole::Client, None)?;
     if !config.credentials.admit_certificate(&identity) {
         return Err(CertificateError::NotProvisioned);
     }
