@@ -133,7 +133,8 @@ fn param(i: &str) -> IResult<&str, LinkParam> {
     }
 }
 
-fn link(i: &str) -> IResult<&str, Link> {
+/// One link with at most `max_params` parameters; more fail with `ErrorKind::TooLarge`.
+fn link(i: &str, max_params: usize) -> IResult<&str, Link> {
     let (i, _) = char('<').parse(i)?;
     let (i, target) = take_till(|c| c == '>').parse(i)?;
     let (mut i, _) = char('>').parse(i)?;
@@ -141,6 +142,9 @@ fn link(i: &str) -> IResult<&str, Link> {
     loop {
         let rest = ws(i);
         let Some(rest) = rest.strip_prefix(';') else { break };
+        if l.params.len() >= max_params {
+            return Err(nom::Err::Failure(nom::error::Error::new(rest, nom::error::ErrorKind::TooLarge)));
+        }
         let (rest, p) = param(ws(rest))?;
         l.params.push(p);
         i = rest;
@@ -155,12 +159,22 @@ pub fn parse(payload: &[u8], limits: &Limits) -> Result<Vec<Link>, DecodeError> 
         core::str::from_utf8(payload).map_err(|e| DecodeError::InvalidUtf8 { format: CF, offset: e.valid_up_to() })?;
     let offset = |rest: &str| text.len() - rest.len();
     let mut out = Vec::new();
+    // Links and their parameters both count against `max_entries`.
+    let mut values = 0usize;
     let mut i = ws(text);
     if i.is_empty() {
         return Ok(out);
     }
     loop {
-        let (rest, l) = link(i).map_err(|e| {
+        let budget = limits.max_entries.saturating_sub(values + 1);
+        let (rest, l) = link(i, budget).map_err(|e| {
+            if let nom::Err::Failure(f) = &e
+                && f.code == nom::error::ErrorKind::TooLarge
+            {
+                return limits.check_entries(limits.max_entries.saturating_add(1)).err().unwrap_or(
+                    DecodeError::Malformed { format: CF, offset: offset(f.input), reason: "too many link parameters" },
+                );
+            }
             let (at, reason) = match &e {
                 nom::Err::Error(e) | nom::Err::Failure(e) if e.code == nom::error::ErrorKind::Escaped => {
                     (offset(e.input), "unterminated quoted string")
@@ -172,8 +186,9 @@ pub fn parse(payload: &[u8], limits: &Limits) -> Result<Vec<Link>, DecodeError> 
             };
             DecodeError::Malformed { format: CF, offset: at, reason }
         })?;
+        values += 1 + l.params.len();
         out.push(l);
-        limits.check_entries(out.len())?;
+        limits.check_entries(values)?;
         let rest = ws(rest);
         if rest.is_empty() {
             break;

@@ -35,6 +35,37 @@ struct Doc<'a> {
     e: Vec<JsonEntry<'a>>,
 }
 
+/// Only the number of entries of a document (the first, allocation-free pass).
+#[derive(Deserialize)]
+struct EntryCount {
+    #[serde(default)]
+    e: Count,
+}
+
+/// The length of a JSON array, counted without keeping its elements.
+#[derive(Default)]
+struct Count(usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl<'de> serde::de::Visitor<'de> for CountVisitor {
+            type Value = Count;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut n = 0usize;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
+        }
+        d.deserialize_seq(CountVisitor)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonEntry<'a> {
@@ -60,6 +91,11 @@ pub(crate) fn decode_into<M: ModelRegistry + ?Sized, S: Sink>(
     sink: &mut S,
 ) -> Result<(), DecodeError> {
     limits.check_payload(payload.len())?;
+    // Count the entries first without building them (serde's IgnoredAny allocates nothing), so
+    // a payload of millions of tiny entries is refused before it is materialised.
+    if let Ok(count) = serde_json::from_slice::<EntryCount>(payload) {
+        limits.check_entries(count.e.0)?;
+    }
     let doc: Doc<'_> = serde_json::from_slice(payload).map_err(|e| json_error(CF, &e))?;
     limits.check_entries(doc.e.len())?;
     let bn = doc.bn.as_ref().map_or("", |c| &c.0);

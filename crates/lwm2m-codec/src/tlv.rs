@@ -335,6 +335,12 @@ struct Decoder<'m, M: ?Sized> {
 
 impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
     #[inline(always)]
+    /// How many more entries the limits allow: reservations never exceed it, so a payload of
+    /// tiny entries cannot reserve more than `max_entries` slots.
+    fn room(&self) -> usize {
+        self.limits.max_entries.saturating_sub(self.entries)
+    }
+
     fn count(&mut self) -> Result<(), Boxed> {
         self.entries += 1;
         Ok(self.limits.check_entries(self.entries)?)
@@ -374,7 +380,7 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
         data_type: Option<DataType>,
         rpath: impl Fn() -> Path + Copy,
     ) -> Result<IdMap<ResourceInstanceId, Value>, Boxed> {
-        let mut m = IdMap::with_capacity(count_entries(e.value));
+        let mut m = IdMap::with_capacity(count_entries(e.value, self.room()));
         for child in Entries::new(e.value, e.value_offset) {
             let child = child?;
             self.count()?;
@@ -410,8 +416,9 @@ impl<M: ModelRegistry + ?Sized> Decoder<'_, M> {
         inst: &mut Instance,
         bare: bool,
     ) -> Result<(), Boxed> {
+        let room = self.room();
         let resources = &mut inst.resources;
-        resources.reserve(count_entries(buf));
+        resources.reserve(count_entries(buf, room));
         let mut types = match ipath.object_id() {
             Some(oid) => self.types.object_types(oid),
             None => crate::raw::ObjectTypes::NONE,
@@ -473,7 +480,7 @@ pub fn decode<M: ModelRegistry + ?Sized>(
         PathLevel::Object => {
             let oid = path.object_id().ok_or_else(|| malformed(0, "no object id"))?;
             let mut obj = Object::new(oid);
-            obj.instances.reserve(count_entries(payload));
+            obj.instances.reserve(count_entries(payload, d.room()));
             for e in Entries::new(payload, 0) {
                 let e = e?;
                 d.count().map_err(|e| *e)?;
@@ -565,11 +572,15 @@ pub fn decode<M: ModelRegistry + ?Sized>(
 
 /// How many well-formed entries `buf` starts with: a header-only scan, so that a container's
 /// map is allocated once at its final size. Stops at the first malformed entry (the decoding
-/// pass reports it), and never counts more than `buf` could hold (two bytes per entry).
-fn count_entries(buf: &[u8]) -> usize {
+/// pass reports it), and never counts more than `buf` could hold (two bytes per entry) or than
+/// `max` (the entries the limits still allow).
+fn count_entries(buf: &[u8], max: usize) -> usize {
     let mut n = 0;
     let mut pos = 0;
     while let Some(&ty) = buf.get(pos) {
+        if n >= max {
+            break;
+        }
         let len_len = usize::from((ty >> 3) & 3);
         let len_at = pos + 2 + usize::from((ty >> 5) & 1);
         let len = match len_len {

@@ -111,12 +111,19 @@ impl Path {
     where
         I: IntoIterator<Item = &'a str>,
     {
-        let segments: Vec<&str> = segments.into_iter().collect();
+        // At most one segment beyond the deepest path is kept, so a hostile path of millions of
+        // segments costs no memory before it is refused as too deep.
+        let mut rest = segments.into_iter();
+        let segments: Vec<&str> = rest.by_ref().take(5).collect();
+        let cut = rest.next().is_some();
         let render = || {
             let mut s = String::new();
             for seg in &segments {
                 s.push('/');
                 s.push_str(seg);
+            }
+            if cut {
+                s.push_str("/…");
             }
             if s.is_empty() {
                 s.push('/');
