@@ -419,3 +419,58 @@ fn block_wise_observe_registration_and_notifications_are_reassembled() {
     assert_eq!(seen[1].1, body(b'b'));
     assert!(seen[1].0.is_some());
 }
+
+#[test]
+fn custody_pings_cost_constant_memory_and_are_capped() {
+    // Review finding: each custody Ping copied the ids of every waiting request into an
+    // unbounded queue. Now a waiting Pong is a token and a mark, and at most max_incoming wait.
+    let now = Instant::now();
+    let config = ConnectionConfig { max_incoming: 4, ..ConnectionConfig::default() };
+    let (mut c, mut s) = pair(now, ConnectionConfig::default(), config);
+    c.start_request(now, Request::with_path(Code::GET, "/a")).unwrap();
+    c.start_request(now, Request::with_path(Code::GET, "/b")).unwrap();
+    pump(now, &mut c, &mut s);
+    let ids: Vec<_> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            ConnectionEvent::Request(r) => Some(r.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    c.ping(now, true).unwrap();
+    pump(now, &mut c, &mut s);
+    // A request after the Ping is not owed to it.
+    c.start_request(now, Request::with_path(Code::GET, "/c")).unwrap();
+    pump(now, &mut c, &mut s);
+    assert!(events(&mut s).iter().any(|e| matches!(e, ConnectionEvent::Request(_))));
+    // Answering the requests before the Ping, in reverse order, releases the Pong; the later
+    // request is still waiting.
+    s.respond(ids[1], Response::new(Code::CONTENT)).unwrap();
+    assert!(frames(&mut s).iter().all(|f| f.code != PONG));
+    s.respond(ids[0], Response::new(Code::CONTENT)).unwrap();
+    assert!(frames(&mut s).iter().any(|f| f.code == PONG));
+
+    // More custody Pings waiting than max_incoming: the peer is refused with Abort.
+    for _ in 0..5 {
+        c.ping(now, true).unwrap();
+    }
+    pump(now, &mut c, &mut s);
+    assert!(frames(&mut s).iter().any(|f| f.code == ABORT), "too many custody Pings");
+}
+
+#[test]
+fn block1_blocks_before_the_last_must_have_their_size() {
+    // Review finding: a 'more' block larger than its size was stored whole.
+    let now = Instant::now();
+    let (mut c, mut s) = pair(now, ConnectionConfig::default(), ConnectionConfig::default());
+    let mut request = Request::with_path(Code::PUT, "/big");
+    request.options.set_uint(OptionNumber::BLOCK1, BlockOption::new(0, true, 0).unwrap().encode());
+    request.payload = Bytes::from(vec![7u8; 4096]);
+    c.start_request(now, request).unwrap();
+    settle(now, &mut c, &mut s);
+    assert!(events(&mut s).iter().all(|e| !matches!(e, ConnectionEvent::Request(_))));
+    assert!(events(&mut c).iter().any(
+        |e| matches!(e, ConnectionEvent::Response { response, .. } if response.code == Code::REQUEST_ENTITY_INCOMPLETE)
+    ));
+}

@@ -351,7 +351,7 @@ pub struct Connection {
     incoming: HashMap<IncomingId, Incoming>,
     observers: HashMap<ObservationId, Observer>,
     block1: HashMap<(u8, String), BytesMut>,
-    custody_pongs: Vec<(Token, Vec<IncomingId>)>,
+    custody_pongs: VecDeque<(Token, IncomingId)>,
     release_received: bool,
     /// Requests too large for the base Max-Message-Size, waiting for the peer's CSM.
     deferred: Vec<Pending>,
@@ -387,7 +387,7 @@ impl Connection {
             incoming: HashMap::new(),
             observers: HashMap::new(),
             block1: HashMap::new(),
-            custody_pongs: Vec::new(),
+            custody_pongs: VecDeque::new(),
             release_received: false,
             deferred: Vec::new(),
             config,
@@ -548,11 +548,16 @@ impl Connection {
                     return;
                 }
                 let custody = frame.options.contains(OPT_CUSTODY);
-                let owed: Vec<IncomingId> = if custody { self.incoming.keys().copied().collect() } else { Vec::new() };
-                if owed.is_empty() {
-                    self.send_pong(frame.token, custody);
-                } else {
-                    self.custody_pongs.push((frame.token, owed));
+                // Custody (RFC 8323 §5.4): the Pong waits until every request received before
+                // the Ping is answered. Request ids only grow, so the newest one now waiting is
+                // all a pending Pong needs to remember.
+                let owed = if custody { self.incoming.keys().max().copied() } else { None };
+                match owed {
+                    None => self.send_pong(frame.token, custody),
+                    Some(_) if self.custody_pongs.len() >= self.config.max_incoming => {
+                        self.protocol_error("too many custody Pings waiting for answers".into(), None);
+                    }
+                    Some(newest) => self.custody_pongs.push_back((frame.token, newest)),
                 }
             }
             PONG => {
@@ -623,6 +628,18 @@ impl Connection {
                 self.send_response_frame(frame.token, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
                 return;
             };
+            // A block before the last carries exactly its size (RFC 7959 §2.3), or for BERT
+            // (szx 7, RFC 8323 §6) a whole number of 1024-byte blocks.
+            let whole = if b.szx == 7 {
+                !payload.is_empty() && payload.len().is_multiple_of(1024)
+            } else {
+                payload.len() == b.size()
+            };
+            if b.more && !whole {
+                self.block1.remove(&key);
+                self.send_response_frame(frame.token, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
+                return;
+            }
             if buf.len() != b.offset() || buf.len() + payload.len() > self.config.max_body_size {
                 let code = if buf.len() == b.offset() {
                     Code::REQUEST_ENTITY_TOO_LARGE
@@ -1015,18 +1032,15 @@ impl Connection {
         Ok(())
     }
 
-    fn release_custody(&mut self, answered: IncomingId) {
-        let mut ready = Vec::new();
-        self.custody_pongs.retain_mut(|(token, owed)| {
-            owed.retain(|i| *i != answered);
-            if owed.is_empty() {
-                ready.push(*token);
-                false
-            } else {
-                true
+    fn release_custody(&mut self, _answered: IncomingId) {
+        // Pongs are queued in the order of their Pings, so their marks only grow: send every
+        // Pong whose requests (ids up to its mark) have all been answered.
+        let oldest_waiting = self.incoming.keys().min().copied();
+        while let Some(&(token, newest)) = self.custody_pongs.front() {
+            if oldest_waiting.is_some_and(|oldest| oldest <= newest) {
+                break;
             }
-        });
-        for token in ready {
+            self.custody_pongs.pop_front();
             self.send_pong(token, true);
         }
     }
