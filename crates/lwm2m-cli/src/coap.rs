@@ -214,17 +214,6 @@ fn parse_format(s: &str) -> anyhow::Result<ContentFormat> {
     s.parse::<ContentFormat>().map_err(|e| anyhow!("{e}"))
 }
 
-fn parse_hex(s: &str) -> anyhow::Result<Vec<u8>> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if !s.len().is_multiple_of(2) {
-        bail!("hex payload has an odd number of digits");
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| anyhow!("bad hex digits {:?}", &s[i..i + 2])))
-        .collect()
-}
-
 fn fail(reason: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {reason}");
     ExitCode::from(2)
@@ -251,7 +240,7 @@ fn build_request(method: Code, args: &RequestArgs, uri: &CoapUri) -> anyhow::Res
     request.payload = if let Some(p) = &args.payload {
         Bytes::from(p.clone().into_bytes())
     } else if let Some(h) = &args.hex {
-        Bytes::from(parse_hex(h)?)
+        Bytes::from(crate::hex::parse(h)?)
     } else if let Some(f) = &args.file {
         Bytes::from(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
     } else {
@@ -415,13 +404,6 @@ fn seed_from_os() -> u64 {
     h.finish()
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn printable(bytes: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(bytes).ok()?;
     s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).then_some(s)
@@ -474,7 +456,7 @@ fn option_value(n: OptionNumber, v: &[u8]) -> (String, String) {
             (s.clone(), json_string(&s))
         }
         Some(OptionFormat::Empty) => (String::new(), "true".into()),
-        _ => (format!("0x{}", to_hex(v)), json_string(&to_hex(v))),
+        _ => (format!("0x{}", crate::hex::encode(v)), json_string(&crate::hex::encode(v))),
     }
 }
 
@@ -503,7 +485,7 @@ fn print_response(response: &Response, json: bool) {
             response.code.class(),
             response.code.detail(),
             opts.join(","),
-            to_hex(&response.payload),
+            crate::hex::encode(&response.payload),
             text
         );
     } else {
@@ -523,7 +505,7 @@ fn print_response(response: &Response, json: bool) {
                     }
                 }
                 None => {
-                    let _ = writeln!(out, "{}", to_hex(&response.payload));
+                    let _ = writeln!(out, "{}", crate::hex::encode(&response.payload));
                 }
             }
         }
@@ -815,7 +797,7 @@ mod tests {
     #[test]
     fn json_escapes() {
         assert_eq!(json_string("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
-        assert_eq!(parse_hex("0a ff").unwrap(), vec![10, 255]);
-        assert!(parse_hex("abc").is_err());
+        assert_eq!(crate::hex::parse("0a ff").unwrap(), vec![10, 255]);
+        assert!(crate::hex::parse("abc").is_err());
     }
 }

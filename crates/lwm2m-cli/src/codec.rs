@@ -66,7 +66,7 @@ pub(crate) fn run(args: &CodecArgs) -> anyhow::Result<ExitCode> {
         What::Decode { format, path, hex, file, json } => {
             let format: ContentFormat = format.parse()?;
             let payload = match (hex, file) {
-                (Some(h), _) => parse_hex(h)?,
+                (Some(h), _) => crate::hex::parse(h)?,
                 (None, Some(f)) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
                 (None, None) => bail!("give the payload with --hex or --file"),
             };
@@ -103,24 +103,10 @@ pub(crate) fn run(args: &CodecArgs) -> anyhow::Result<ExitCode> {
                 let node = Node::from_entries(&path, entries)?;
                 encode(format, &path, &node)?
             };
-            println!("{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            println!("{}", crate::hex::encode(&bytes));
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        bail!("hex payload has an odd number of digits");
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let s = std::str::from_utf8(pair).map_err(|_| anyhow!("invalid hex"))?;
-            u8::from_str_radix(s, 16).map_err(|_| anyhow!("invalid hex digits {s:?}"))
-        })
-        .collect()
 }
 
 fn type_name(t: DataType) -> &'static str {
@@ -157,7 +143,7 @@ fn entry_json(p: &Path, v: &Value) -> Json {
         Value::UnsignedInteger(u) => json!(u),
         Value::Float(f) => json!(f),
         Value::Boolean(b) => json!(b),
-        Value::Opaque(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::Opaque(b) => json!(crate::hex::encode(b)),
         Value::Objlnk(l) => json!(l.to_string()),
     };
     json!({"path": p.to_string(), "type": type_name(v.data_type()), "value": value})
@@ -183,7 +169,7 @@ fn parse_entries(text: &str) -> anyhow::Result<Vec<(Path, Value)>> {
                 "unsigned" => Value::UnsignedInteger(v.as_u64().ok_or_else(bad)?),
                 "float" => Value::Float(v.as_f64().ok_or_else(bad)?),
                 "boolean" => Value::Boolean(v.as_bool().ok_or_else(bad)?),
-                "opaque" => Value::Opaque(parse_hex(v.as_str().ok_or_else(bad)?)?),
+                "opaque" => Value::Opaque(crate::hex::parse(v.as_str().ok_or_else(bad)?)?),
                 "objlnk" => Value::Objlnk(v.as_str().ok_or_else(bad)?.parse::<Objlnk>()?),
                 other => bail!(
                     "{path}: unknown type {other:?} (string integer unsigned float boolean opaque time objlnk corelnk)"

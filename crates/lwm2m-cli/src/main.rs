@@ -30,6 +30,7 @@ enum Command {
 
 mod coap;
 mod codec;
+mod hex;
 mod inspect;
 
 fn main() -> std::process::ExitCode {
