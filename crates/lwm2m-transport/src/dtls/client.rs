@@ -1,8 +1,9 @@
 //! The sans-IO DTLS client session: one handshake with one server, flight retransmission, and a
 //! fresh handshake on demand (after the server lost its state, or after a failure).
 //!
-//! Resumption is not available with the current backend, so [`DtlsClient::restart`] runs a full
-//! handshake (for PSK that is four round trips of small messages and no public-key operations).
+//! [`DtlsClient::restart`] offers the session of the last full handshake for resumption (an
+//! abbreviated handshake, RFC 5246 §7.3); a server that no longer has it answers with a full
+//! handshake.
 
 use std::collections::VecDeque;
 use std::time::Instant;

@@ -276,7 +276,8 @@ struct ClientShared {
 /// certificate is reported at once. Afterwards, a send after the session has been quiet for
 /// longer than the re-handshake interval (default 60 s, see [`Self::set_rehandshake_after`])
 /// first runs a new handshake: the server may have dropped the session or a NAT may have
-/// re-mapped our port (resumption and Connection ID are not available with this backend).
+/// re-mapped our port (Connection ID is not available with this backend; the new handshake
+/// resumes the session when the server still has it).
 pub struct DtlsClientSocket {
     socket: UdpSocket,
     server: SocketAddr,
