@@ -1170,3 +1170,17 @@ fn certificate_validity_is_checked_at_the_time_passed_in() {
     pair.client.send(b"from 2020").unwrap();
     assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()), "{:?}", pair.server_events);
 }
+
+#[test]
+fn a_send_after_a_quiet_period_rehandshakes_first() {
+    // The re-handshake policy lives in the sans-IO client (the socket only calls prepare_send).
+    let mut pair = Pair::psk(PERFECT, 60);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    let now = pair.now;
+    assert_eq!(pair.client.prepare_send(now + Duration::from_secs(59)), Ok(false));
+    let started = pair.client.handshakes_started();
+    assert_eq!(pair.client.prepare_send(now + Duration::from_secs(61)), Ok(true));
+    assert_eq!(pair.client.handshakes_started(), started + 1);
+    pair.client.set_rehandshake_after(None);
+    assert_eq!(pair.client.prepare_send(now + Duration::from_secs(3600)), Ok(false), "disabled");
+}

@@ -70,6 +70,8 @@ pub struct DtlsClient<B: DtlsBackend = DimplBackend> {
     resumption: Option<B::Resumption>,
     /// The latest `now` passed in (certificates are checked at this time).
     last_now: Instant,
+    /// When an authenticated record last arrived (handshake completion or application data).
+    last_received: Instant,
 }
 
 impl<B: DtlsBackend> std::fmt::Debug for DtlsClient<B> {
@@ -105,6 +107,7 @@ impl<B: DtlsBackend> DtlsClient<B> {
             handshakes: 1,
             resumption: None,
             last_now: now,
+            last_received: now,
         };
         client.pump(Ok(()));
         Ok(client)
@@ -162,6 +165,28 @@ impl<B: DtlsBackend> DtlsClient<B> {
         self.handshakes += 1;
         self.pump(Ok(()));
         Ok(())
+    }
+
+    /// Call before [`Self::send`] at `now`: runs a new handshake first (returning true) when the
+    /// session failed or closed, or when nothing authenticated arrived for longer than
+    /// [`ClientConfig::rehandshake_after`]. The datagram then waits for that handshake.
+    pub fn prepare_send(&mut self, now: Instant) -> Result<bool, DtlsError> {
+        let quiet = self
+            .config
+            .rehandshake_after
+            .is_some_and(|after| now.saturating_duration_since(self.last_received) > after);
+        let broken = matches!(self.state, ClientState::Failed | ClientState::Closed);
+        if quiet || broken {
+            self.restart(now)?;
+            self.last_received = now;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Sets (or disables with `None`) [`ClientConfig::rehandshake_after`].
+    pub fn set_rehandshake_after(&mut self, after: Option<std::time::Duration>) {
+        self.config.rehandshake_after = after;
     }
 
     /// Processes one datagram from the server.
@@ -304,8 +329,14 @@ impl<B: DtlsBackend> DtlsClient<B> {
                         }
                     }
                 }
-                BackendOutput::Connected => connected = true,
-                BackendOutput::ApplicationData(data) => self.events.push_back(ClientEvent::Datagram(data)),
+                BackendOutput::Connected => {
+                    connected = true;
+                    self.last_received = self.last_now;
+                }
+                BackendOutput::ApplicationData(data) => {
+                    self.last_received = self.last_now;
+                    self.events.push_back(ClientEvent::Datagram(data));
+                }
                 BackendOutput::CloseNotify => {
                     self.state = ClientState::Closed;
                     self.events.push_back(ClientEvent::Closed);

@@ -472,6 +472,10 @@ pub struct ClientConfig {
     pub server_certificate_usage: Option<CertificateUsage>,
     /// Wall-clock time for certificate validity. Default: [`WallClock::system`] at creation.
     pub wall_clock: WallClock,
+    /// A send after nothing authenticated arrived for this long first runs a new handshake
+    /// ([`super::DtlsClient::prepare_send`]): the server may have dropped the session or a NAT
+    /// may have re-mapped the port. Default 60 s; `None` never re-handshakes on quiet alone.
+    pub rehandshake_after: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -489,6 +493,7 @@ impl ClientConfig {
             cipher_suites: CipherSuite::ALL.to_vec(),
             server_certificate_usage: None,
             wall_clock: WallClock::system(),
+            rehandshake_after: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -263,9 +263,7 @@ impl DatagramTransport for DtlsServerSocket {
 struct ClientShared {
     client: DtlsClient,
     inbox: VecDeque<Vec<u8>>,
-    last_received: Instant,
     failure: Option<DtlsError>,
-    rehandshake_after: Option<Duration>,
     timer: DtlsTimer,
     raw: Box<[u8]>,
 }
@@ -305,9 +303,7 @@ impl DtlsClientSocket {
         let shared = ClientShared {
             client,
             inbox: VecDeque::new(),
-            last_received: now,
             failure: None,
-            rehandshake_after: Some(Duration::from_secs(60)),
             timer: DtlsTimer::default(),
             raw: vec![0; RECV_BUFFER].into_boxed_slice(),
         };
@@ -320,7 +316,7 @@ impl DtlsClientSocket {
 
     /// Sets (or disables with None) the quiet interval after which a send re-handshakes first.
     pub fn set_rehandshake_after(&self, after: Option<Duration>) {
-        self.lock().rehandshake_after = after;
+        self.lock().client.set_rehandshake_after(after);
     }
 
     /// The server address.
@@ -378,9 +374,7 @@ impl DtlsClientSocket {
         let mut raw = ReadBuf::new(&mut shared.raw);
         match self.socket.poll_recv(cx, &mut raw) {
             Poll::Ready(Ok(())) => {
-                let now = Instant::now();
-                shared.last_received = now;
-                shared.client.handle_datagram(now, raw.filled());
+                shared.client.handle_datagram(Instant::now(), raw.filled());
                 self.pump(shared);
                 return Poll::Ready(());
             }
@@ -454,14 +448,10 @@ impl DatagramTransport for DtlsClientSocket {
         let mut blocked = Vec::new();
         {
             let mut shared = self.lock();
-            let now = Instant::now();
-            let quiet = shared.rehandshake_after.is_some_and(|after| now.duration_since(shared.last_received) > after);
-            let broken = matches!(shared.client.state(), ClientState::Failed | ClientState::Closed);
-            if quiet || broken {
-                // Queue the datagram behind a new handshake (recv_from drives it).
+            // A quiet or broken session re-handshakes first (the client decides); the datagram
+            // waits behind the new handshake, which recv_from drives.
+            if shared.client.prepare_send(Instant::now()).map_err(io_error)? {
                 shared.failure = None;
-                shared.last_received = now;
-                shared.client.restart(now).map_err(io_error)?;
             }
             shared.client.send(buf).map_err(io_error)?;
             while let Some(d) = shared.client.poll_transmit() {
