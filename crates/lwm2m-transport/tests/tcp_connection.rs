@@ -474,3 +474,39 @@ fn block1_blocks_before_the_last_must_have_their_size() {
         |e| matches!(e, ConnectionEvent::Response { response, .. } if response.code == Code::REQUEST_ENTITY_INCOMPLETE)
     ));
 }
+
+#[test]
+fn observe_reregistration_replaces_and_observations_are_capped() {
+    // Review finding: a registration with the token of an active one added a second observer,
+    // and nothing limited them.
+    let now = Instant::now();
+    let config = ConnectionConfig { max_observations: 2, ..ConnectionConfig::default() };
+    let (_c, mut s) = pair(now, ConnectionConfig::default(), config);
+    let register = |s: &mut Connection, token: u8| {
+        let mut options = lwm2m_transport::Options::new();
+        options.set_uint(OptionNumber::OBSERVE, 0);
+        options.push(OptionNumber::URI_PATH, b"obs");
+        let frame = Frame { code: Code::GET, token: Token::new(&[token]).unwrap(), options, payload: Bytes::new() };
+        s.handle_bytes(now, &frame.to_bytes().unwrap());
+        let req = events(s)
+            .into_iter()
+            .find_map(|e| match e {
+                ConnectionEvent::Request(r) => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        s.respond(req.id, Response::new(Code::CONTENT)).unwrap();
+        let observed = frames(s).iter().any(|f| f.options.observe() == Some(0));
+        (observed, events(s))
+    };
+    let (observed, _) = register(&mut s, 1);
+    assert!(observed);
+    // The same token again: the old observation is removed, the new one takes its place.
+    let (observed, ev) = register(&mut s, 1);
+    assert!(observed);
+    assert!(ev.iter().any(|e| matches!(e, ConnectionEvent::ObserverRemoved { .. })), "{ev:?}");
+    let (observed, _) = register(&mut s, 2);
+    assert!(observed, "two observations fit");
+    let (observed, _) = register(&mut s, 3);
+    assert!(!observed, "a third is answered without Observe");
+}

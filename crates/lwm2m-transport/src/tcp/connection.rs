@@ -101,6 +101,9 @@ pub struct ConnectionConfig {
     pub max_incoming: usize,
     /// Most concurrent Block1 reassemblies (default 16).
     pub max_block1_transfers: usize,
+    /// Most active observations of the peer (default 1024); beyond it a registration is answered
+    /// as a plain response, without Observe (RFC 7641 §4.1 allows that).
+    pub max_observations: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -117,6 +120,7 @@ impl Default for ConnectionConfig {
             max_requests: 1024,
             max_incoming: 1024,
             max_block1_transfers: 16,
+            max_observations: 1024,
         }
     }
 }
@@ -1023,8 +1027,17 @@ impl Connection {
         if let ObserveRequest::Register(obs) = inc.observe
             && response.code.is_success()
         {
-            self.observers.insert(obs, Observer { token: inc.token, seq: 1 });
-            response.options.set_uint(OptionNumber::OBSERVE, 0);
+            // A registration with the token of an active one replaces it (RFC 7641 §4.1).
+            let replaced: Vec<ObservationId> =
+                self.observers.iter().filter(|(_, o)| o.token == inc.token).map(|(k, _)| *k).collect();
+            for observation in replaced {
+                self.observers.remove(&observation);
+                self.events.push_back(ConnectionEvent::ObserverRemoved { observation });
+            }
+            if self.observers.len() < self.config.max_observations {
+                self.observers.insert(obs, Observer { token: inc.token, seq: 1 });
+                response.options.set_uint(OptionNumber::OBSERVE, 0);
+            }
         }
         self.send_response_with_block2(inc.token, response, inc.block2);
         self.release_custody(id);
