@@ -214,6 +214,19 @@ fn parse_format(s: &str) -> anyhow::Result<ContentFormat> {
     s.parse::<ContentFormat>().map_err(|e| anyhow!("{e}"))
 }
 
+/// The first address `uri`'s host resolves to, or the one-line reason it does not.
+async fn resolve(uri: &CoapUri) -> Result<std::net::SocketAddr, String> {
+    match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("{} resolves to no address", uri.host)),
+        Err(e) => Err(format!("cannot resolve {}: {e}", uri.host)),
+    }
+}
+
+/// The block size exponent of `--block-size`.
+fn block_szx(size: usize) -> anyhow::Result<u8> {
+    szx_of_size(size).ok_or_else(|| anyhow!("--block-size {size} is not one of 16, 32, ..., 1024"))
+}
+
 fn fail(reason: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {reason}");
     ExitCode::from(2)
@@ -263,18 +276,15 @@ async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<ExitCode> {
     if !uri.secure && args.rpk.any() {
         return Ok(fail("--rpk/--rpk-peer are for coaps:// URIs"));
     }
-    let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
-        Ok(mut addrs) => match addrs.next() {
-            Some(a) => a,
-            None => return Ok(fail(format!("{} resolves to no address", uri.host))),
-        },
-        Err(e) => return Ok(fail(format!("cannot resolve {}: {e}", uri.host))),
+    let addr = match resolve(&uri).await {
+        Ok(a) => a,
+        Err(reason) => return Ok(fail(reason)),
     };
     let mut request = build_request(method, args, &uri)?;
     request.confirmable = !args.non;
     let mut config = Config { seed: seed_from_os(), ..Config::default() };
     if let Some(size) = args.block_size {
-        let szx = szx_of_size(size).ok_or_else(|| anyhow!("--block-size {size} is not one of 16, 32, ..., 1024"))?;
+        let szx = block_szx(size)?;
         config.block_szx = szx;
         config.request_block2_szx = Some(szx);
     }

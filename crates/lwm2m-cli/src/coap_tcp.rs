@@ -23,7 +23,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use lwm2m_transport::tcp::driver::{self, ConnectionHandle, Handler, NotFound, Responder};
 use lwm2m_transport::tcp::{ConnectionConfig, IncomingRequest, tls};
-use lwm2m_transport::wire::{BlockOption, szx_of_size};
+use lwm2m_transport::wire::BlockOption;
 use lwm2m_transport::{Code, ObservationId, ObserveRequest, OptionNumber, Request};
 
 use super::{FileServer, RequestArgs, ServeArgs, build_request, exit_for, fail};
@@ -91,19 +91,16 @@ pub(crate) async fn client(method: Code, args: &RequestArgs) -> anyhow::Result<E
     };
     let mut config = ConnectionConfig { seed: super::seed_from_os(), ..ConnectionConfig::default() };
     if let Some(size) = args.block_size {
-        let szx = szx_of_size(size).ok_or_else(|| anyhow!("--block-size {size} is not one of 16, 32, ..., 1024"))?;
+        let szx = super::block_szx(size)?;
         config.block_szx = szx;
         let early = BlockOption { num: 0, more: false, szx };
         request.options.set_uint(OptionNumber::BLOCK2, early.encode());
     }
     let limit = args.timeout.map_or(Duration::from_secs(93), Duration::from_secs_f64);
     config.request_timeout = limit;
-    let addr = match tokio::net::lookup_host((uri.host.as_str(), uri.port)).await {
-        Ok(mut addrs) => match addrs.next() {
-            Some(a) => a,
-            None => return Ok(fail(format!("{} resolves to no address", uri.host))),
-        },
-        Err(e) => return Ok(fail(format!("cannot resolve {}: {e}", uri.host))),
+    let addr = match super::resolve(&uri).await {
+        Ok(a) => a,
+        Err(reason) => return Ok(fail(reason)),
     };
     let connecting = async {
         if secure {
