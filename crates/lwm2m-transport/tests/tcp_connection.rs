@@ -510,3 +510,33 @@ fn observe_reregistration_replaces_and_observations_are_capped() {
     let (observed, _) = register(&mut s, 3);
     assert!(!observed, "a third is answered without Observe");
 }
+
+#[test]
+fn block1_reassembly_expires_when_the_next_block_does_not_come() {
+    // Review finding: a started Block1 transfer stayed in memory until the connection closed.
+    let now = Instant::now();
+    let config = ConnectionConfig { block1_lifetime: Duration::from_secs(10), ..ConnectionConfig::default() };
+    let (mut c, mut s) = pair(now, ConnectionConfig::default(), config);
+    let block = |num: u32, more: bool| {
+        let mut request = Request::with_path(Code::PUT, "/big");
+        request.options.set_uint(OptionNumber::BLOCK1, BlockOption::new(num, more, 0).unwrap().encode());
+        request.payload = Bytes::from(vec![7u8; 16]);
+        request
+    };
+    c.start_request(now, block(0, true)).unwrap();
+    settle(now, &mut c, &mut s);
+    assert!(
+        events(&mut c)
+            .iter()
+            .any(|e| matches!(e, ConnectionEvent::Response { response, .. } if response.code == Code::CONTINUE))
+    );
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(10)), "the reassembly's expiry is a timer");
+    let later = now + Duration::from_secs(11);
+    s.handle_timeout(later);
+    c.start_request(later, block(1, false)).unwrap();
+    settle(later, &mut c, &mut s);
+    assert!(events(&mut s).iter().all(|e| !matches!(e, ConnectionEvent::Request(_))), "no body assembled");
+    assert!(events(&mut c).iter().any(
+        |e| matches!(e, ConnectionEvent::Response { response, .. } if response.code == Code::REQUEST_ENTITY_INCOMPLETE)
+    ));
+}

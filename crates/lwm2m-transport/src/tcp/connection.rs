@@ -104,6 +104,9 @@ pub struct ConnectionConfig {
     /// Most active observations of the peer (default 1024); beyond it a registration is answered
     /// as a plain response, without Observe (RFC 7641 §4.1 allows that).
     pub max_observations: usize,
+    /// A Block1 reassembly whose next block does not arrive within this is dropped (default
+    /// 247 s, EXCHANGE_LIFETIME, as the UDP engine's `block_lifetime`).
+    pub block1_lifetime: Duration,
 }
 
 impl Default for ConnectionConfig {
@@ -121,6 +124,7 @@ impl Default for ConnectionConfig {
             max_incoming: 1024,
             max_block1_transfers: 16,
             max_observations: 1024,
+            block1_lifetime: Duration::from_secs(247),
         }
     }
 }
@@ -354,7 +358,8 @@ pub struct Connection {
     pending: HashMap<Token, Pending>,
     incoming: HashMap<IncomingId, Incoming>,
     observers: HashMap<ObservationId, Observer>,
-    block1: HashMap<(u8, String), BytesMut>,
+    /// Block1 reassemblies by (method, URI), each with the time it expires unless a block comes.
+    block1: HashMap<(u8, String), (BytesMut, Instant)>,
     custody_pongs: VecDeque<(Token, IncomingId)>,
     release_received: bool,
     /// Requests too large for the base Max-Message-Size, waiting for the peer's CSM.
@@ -441,7 +446,8 @@ impl Connection {
         if self.state == State::Closed {
             return None;
         }
-        self.pending.values().filter_map(|p| p.deadline).chain(self.csm_deadline).min()
+        let block1 = self.block1.values().map(|(_, expires)| *expires);
+        self.pending.values().filter_map(|p| p.deadline).chain(self.csm_deadline).chain(block1).min()
     }
 
     /// Fails expired requests and aborts a connection whose CSM did not come.
@@ -453,6 +459,8 @@ impl Connection {
             self.protocol_error("no CSM received within the CSM timeout".into(), None);
             return;
         }
+        // A Block1 transfer whose next block did not come within block1_lifetime is dropped.
+        self.block1.retain(|_, (_, expires)| *expires > now);
         let expired: Vec<Token> =
             self.pending.iter().filter(|(_, p)| p.deadline.is_some_and(|d| d <= now)).map(|(t, _)| *t).collect();
         for token in expired {
@@ -605,7 +613,7 @@ impl Connection {
         self.send(&pong);
     }
 
-    fn handle_request(&mut self, _now: Instant, frame: Frame) {
+    fn handle_request(&mut self, now: Instant, frame: Frame) {
         if self.incoming.len() >= self.config.max_incoming || self.release_received {
             self.send_response_frame(frame.token, Response::new(Code::SERVICE_UNAVAILABLE));
             return;
@@ -626,9 +634,10 @@ impl Connection {
                     self.send_response_frame(frame.token, Response::new(Code::SERVICE_UNAVAILABLE));
                     return;
                 }
-                self.block1.insert(key.clone(), BytesMut::new());
+                self.block1.insert(key.clone(), (BytesMut::new(), now));
             }
-            let Some(buf) = self.block1.get_mut(&key) else {
+            let lifetime = self.config.block1_lifetime;
+            let Some((buf, expires)) = self.block1.get_mut(&key) else {
                 self.send_response_frame(frame.token, Response::new(Code::REQUEST_ENTITY_INCOMPLETE));
                 return;
             };
@@ -655,13 +664,14 @@ impl Connection {
                 return;
             }
             buf.extend_from_slice(&payload);
+            *expires = now + lifetime;
             if b.more {
                 let mut r = Response::new(Code::CONTINUE);
                 r.options.set_uint(OptionNumber::BLOCK1, b.encode());
                 self.send_response_frame(frame.token, r);
                 return;
             }
-            payload = self.block1.remove(&key).unwrap_or_default().freeze();
+            payload = self.block1.remove(&key).map(|(body, _)| body).unwrap_or_default().freeze();
             options.remove(OptionNumber::BLOCK1);
             options.remove(OptionNumber::SIZE1);
             Some(b)
