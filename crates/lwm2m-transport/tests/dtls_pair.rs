@@ -63,6 +63,8 @@ struct Pair {
     /// Flips a byte of the session id in every ClientHello to the server.
     tamper_session_id: bool,
     tamper_session_id_seen: bool,
+    /// Every datagram the client sent, before the link touched it.
+    to_server_log: Vec<Vec<u8>>,
 }
 
 fn timing() -> HandshakeTiming {
@@ -108,6 +110,7 @@ impl Pair {
             horizon: None,
             tamper_session_id: false,
             tamper_session_id_seen: false,
+            to_server_log: Vec::new(),
         }
     }
 
@@ -118,6 +121,9 @@ impl Pair {
 
     fn put(&mut self, to: To, bytes: &[u8]) {
         self.datagrams_sent += 1;
+        if to == To::Server {
+            self.to_server_log.push(bytes.to_vec());
+        }
         // Record header 13, handshake header 12, client_version 2, random 32: session id length at 59.
         if self.tamper_session_id && to == To::Server && bytes.len() > 61 && bytes[0] == 22 && bytes[13] == 1 {
             let mut tampered = bytes.to_vec();
@@ -517,6 +523,30 @@ fn new_handshake_from_an_established_peer_replaces_the_session() {
     assert!(pair.run_until(Duration::from_secs(5), |p| !p.server_datagrams().is_empty()));
     assert_eq!(pair.server.stats().sessions, 1);
     assert_eq!(pair.server.stats().handshakes_completed, 2);
+}
+
+#[test]
+fn late_duplicate_of_the_client_hello_does_not_disturb_the_established_session() {
+    // On a link that duplicates and delays, the cookie-bearing ClientHello can arrive again after
+    // the handshake completed (an on-path attacker can replay it too). It must not start a second
+    // handshake that would then take the session's encrypted records.
+    let mut pair = Pair::psk(PERFECT, 11);
+    assert!(pair.run_until(Duration::from_secs(5), Pair::connected));
+    let hellos: Vec<Vec<u8>> =
+        pair.to_server_log.iter().filter(|d| d.len() > 13 && d[0] == 22 && d[13] == 1).cloned().collect();
+    assert_eq!(hellos.len(), 2, "ClientHello, then ClientHello with the cookie");
+    let before = pair.server.stats();
+    let (now, peer) = (pair.now, pair.client_addr);
+    for hello in &hellos {
+        pair.server.handle_datagram(now, peer, hello);
+    }
+    let after = pair.server.stats();
+    assert_eq!(after.handshakes_started, before.handshakes_started, "no handshake started: {after:?}");
+    assert_eq!(after.handshakes, 0);
+    pair.client.send(b"still here").unwrap();
+    assert!(pair.run_until(Duration::from_secs(1), |p| !p.server_datagrams().is_empty()));
+    assert_eq!(pair.server_datagrams()[0].1, b"still here");
+    assert_eq!(pair.server.stats().sessions, 1);
 }
 
 // ---- certificates ----

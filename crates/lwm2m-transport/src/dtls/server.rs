@@ -19,6 +19,9 @@
 //!   has a deadline.
 //! - A ClientHello from a peer that has an established session starts a second, separate
 //!   handshake (RFC 6347 §4.2.8); the old session keeps working until the new one completes.
+//!   A late duplicate or replay of the ClientHello that built the established session (same
+//!   client random) is dropped: it must not start a handshake that takes over the session's
+//!   records.
 //! - Established sessions are bounded by [`ServerLimits::max_sessions`] (least recently active
 //!   evicted) and evicted after [`ServerLimits::idle_timeout`] without traffic.
 
@@ -228,6 +231,12 @@ impl<B: DtlsBackend> DtlsServer<B> {
                 // A retransmission of the ClientHello that started this handshake: the session
                 // resends its flight.
                 return Some(Slot::Handshake);
+            }
+            if self.established.get(&peer).is_some_and(|s| s.client_random == Some(hello.random)) {
+                // A late duplicate (or a replay) of the ClientHello that built the established
+                // session. A client that really starts over sends a fresh random; starting a
+                // handshake here would take the session's encrypted records away from it.
+                return None;
             }
             self.cookies.rotate(now);
             if !self.cookies.verify(peer, &hello) {
