@@ -199,7 +199,7 @@ async fn connect_with_a_wrong_key_fails_with_a_clear_error() {
     let config = ClientConfig::psk(PskCredential::new(b"urn:dev:42", b"not the right key").unwrap());
     let error = DtlsClientSocket::connect(addr, config).await.unwrap_err();
     assert_eq!(error, DtlsError::PeerAlert(lwm2m_transport::dtls::AlertDescription::DECRYPT_ERROR));
-    assert_eq!(error.to_string(), "the peer aborted the handshake with alert decrypt_error (51)");
+    assert_eq!(error.to_string(), "the peer sent fatal alert decrypt_error (51)");
 }
 
 #[tokio::test]

@@ -821,6 +821,16 @@ fn client_refuses_a_server_key_other_than_the_pinned_one() {
     );
     assert!(pair.server_datagrams().is_empty());
     assert!(!pair.server_events.iter().any(|e| matches!(e, ServerEvent::Connected { .. })));
+    // The server learns why: the client's bad_certificate alert, not a generic backend error.
+    pair.run_until(Duration::from_secs(1), |p| !p.server_events.is_empty());
+    assert!(
+        pair.server_events.contains(&ServerEvent::HandshakeFailed {
+            peer: pair.client_addr,
+            error: DtlsError::PeerAlert(AlertDescription::BAD_CERTIFICATE)
+        }),
+        "{:?}",
+        pair.server_events
+    );
 }
 
 #[test]

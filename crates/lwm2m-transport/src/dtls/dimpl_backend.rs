@@ -19,7 +19,7 @@ use dimpl::{Config, Dtls, DtlsCertificate, DtlsRawPublicKey, Output, PskResolver
 
 use super::backend::{BackendOutput, BackendSession, DtlsBackend, ServerSessionKind};
 use super::config::{CipherSuite, ClientConfig, ClientCredentials, HandshakeTiming, ServerConfig};
-use super::error::{CertificateError, DtlsError};
+use super::error::{AlertDescription, CertificateError, DtlsError};
 use super::identity::CredentialStore;
 
 const NAME: &str = "dimpl";
@@ -185,6 +185,9 @@ fn protocol(error: &dimpl::Error) -> DtlsError {
     match error {
         dimpl::Error::CertificateError(dimpl::CertificateError::RawPublicKeyNotNegotiated) => {
             DtlsError::Certificate(CertificateError::RawPublicKeyNotNegotiated)
+        }
+        dimpl::Error::SecurityError(dimpl::SecurityError::FatalAlert { description }) => {
+            DtlsError::PeerAlert(AlertDescription(*description))
         }
         _ => DtlsError::Protocol { backend: NAME, reason: format!("{error:?}") },
     }

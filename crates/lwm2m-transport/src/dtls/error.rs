@@ -200,8 +200,8 @@ pub enum DtlsError {
     /// The peer certificate was rejected.
     #[error("peer certificate rejected: {0}")]
     Certificate(#[from] CertificateError),
-    /// The peer ended the handshake with a fatal alert.
-    #[error("the peer aborted the handshake with alert {0}")]
+    /// The peer ended the handshake (or the session) with a fatal alert.
+    #[error("the peer sent fatal alert {0}")]
     PeerAlert(AlertDescription),
     /// The handshake did not complete in time.
     #[error("the DTLS handshake did not complete within {0:?}")]
