@@ -25,6 +25,8 @@ use crate::engine::{
     Config, Endpoint, Event, IncomingId, IncomingRequest, ObservationEnd, ObservationId, PeerIdentity, PeerKey,
     Request, RequestError, RequestId, Response, StartError,
 };
+use crate::notifications;
+pub use crate::notifications::DEFAULT_NOTIFICATION_QUEUE;
 use crate::wire::{Code, OptionNumber};
 
 /// The datagram service under the CoAP engine (UDP, or DTLS records once decrypted).
@@ -155,7 +157,7 @@ pub struct Observation<A> {
     /// observation and [`next`](Self::next) returns `None` at once.
     pub response: Response,
     id: RequestId,
-    notifications: mpsc::UnboundedReceiver<Result<Response, ObservationEnd>>,
+    notifications: notifications::Receiver<Result<Response, ObservationEnd>>,
     handle: Handle<A>,
     cancelled: bool,
 }
@@ -165,6 +167,19 @@ impl<A> Observation<A> {
     /// that is `Err` when it ended for a reason other than cancellation or a final response).
     pub async fn next(&mut self) -> Option<Result<Response, ObservationEnd>> {
         self.notifications.recv().await
+    }
+
+    /// How many notifications were dropped, oldest first, because they arrived while
+    /// [`queue_limit`](Self::set_queue_limit) others were waiting to be read. RFC 7641: an
+    /// observer wants the current state, so the newest are kept.
+    pub fn dropped(&self) -> u64 {
+        self.notifications.dropped()
+    }
+
+    /// How many unread notifications to keep (default [`DEFAULT_NOTIFICATION_QUEUE`], at least 1);
+    /// beyond it the oldest are dropped. The driver never waits for the application.
+    pub fn set_queue_limit(&mut self, limit: usize) {
+        self.notifications.set_capacity(limit);
     }
 
     /// Cancels: `active` sends GET with `Observe: 1`, otherwise the next notification gets RST.
@@ -256,7 +271,7 @@ impl<A: PeerKey + Send + 'static> Handle<A> {
 enum Waiter<A> {
     Request(oneshot::Sender<Result<Response, Error>>),
     Observe(oneshot::Sender<Result<Observation<A>, Error>>, Handle<A>),
-    Observing(mpsc::UnboundedSender<Result<Response, ObservationEnd>>),
+    Observing(notifications::Sender<Result<Response, ObservationEnd>>),
     Ping(oneshot::Sender<Result<(), Error>>),
 }
 
@@ -495,7 +510,7 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
                     let _ = tx.send(Ok(response));
                 }
                 Some(Waiter::Observe(tx, handle)) => {
-                    let (ntx, nrx) = mpsc::unbounded_channel();
+                    let (ntx, nrx) = notifications::queue(DEFAULT_NOTIFICATION_QUEUE);
                     let registered = response.options.observe().is_some() && response.code.is_success();
                     if registered {
                         self.waiters.insert(id, Waiter::Observing(ntx));

@@ -53,6 +53,8 @@ pub mod wire;
 pub mod driver;
 #[cfg(feature = "dtls")]
 pub mod dtls;
+#[cfg(feature = "tokio")]
+mod notifications;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 

@@ -82,6 +82,44 @@ async fn request_blockwise_and_observe_over_udp() {
 }
 
 #[tokio::test]
+async fn an_application_that_does_not_read_notifications_keeps_only_the_newest() {
+    let (server, client, addr, store) = pair("127.0.0.1:0").await;
+    let mut obs = client.observe(addr, Request::with_path(Code::GET, "/v")).await.unwrap();
+    let id = store.observers.lock().unwrap()[0];
+    let total = 200u64;
+    let limit = driver::DEFAULT_NOTIFICATION_QUEUE as u64;
+    for i in 0..total {
+        let n = Response::with_payload(Code::CONTENT, lwm2m_core::ContentFormat::TEXT, format!("n{i}"));
+        server.notify(id, n, false).unwrap();
+    }
+    // The application reads nothing while they arrive: the queue keeps the newest `limit`.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while obs.dropped() < total - limit {
+        assert!(tokio::time::Instant::now() < deadline, "only {} dropped", obs.dropped());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(obs.dropped(), total - limit);
+    for i in total - limit..total {
+        let n = tokio::time::timeout(Duration::from_secs(5), obs.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(n.payload, format!("n{i}").as_bytes());
+    }
+    // A smaller limit applies to what arrives next.
+    obs.set_queue_limit(1);
+    for i in 0..3 {
+        let n = Response::with_payload(Code::CONTENT, lwm2m_core::ContentFormat::TEXT, format!("m{i}"));
+        server.notify(id, n, false).unwrap();
+    }
+    while obs.dropped() < total - limit + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "only {} dropped", obs.dropped());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let n = tokio::time::timeout(Duration::from_secs(5), obs.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(&n.payload[..], b"m2");
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn request_to_silent_peer_times_out_with_short_parameters() {
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = silent.local_addr().unwrap();

@@ -24,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::connection::{Connection, ConnectionConfig, ConnectionEvent, ExchangeError, IncomingRequest, Role};
 use crate::engine::{IncomingId, ObservationId, PeerIdentity, Request, RequestId, Response};
+use crate::notifications::{self, DEFAULT_NOTIFICATION_QUEUE};
 use crate::wire::Code;
 
 /// Answers the requests of one connection. Called on the connection's task: do not block.
@@ -109,7 +110,7 @@ pub struct Observation {
     /// The registration response (without an Observe option the server did not register).
     pub response: Response,
     id: RequestId,
-    notifications: mpsc::UnboundedReceiver<Response>,
+    notifications: notifications::Receiver<Response>,
     handle: ConnectionHandle,
 }
 
@@ -117,6 +118,20 @@ impl Observation {
     /// The next notification; `None` once the observation ended.
     pub async fn next(&mut self) -> Option<Response> {
         self.notifications.recv().await
+    }
+
+    /// How many notifications were dropped, oldest first, because they arrived while
+    /// [`queue_limit`](Self::set_queue_limit) others were waiting to be read (RFC 7641: the
+    /// newest state is what an observer wants).
+    pub fn dropped(&self) -> u64 {
+        self.notifications.dropped()
+    }
+
+    /// How many unread notifications to keep (default
+    /// [`DEFAULT_NOTIFICATION_QUEUE`], at least 1);
+    /// beyond it the oldest are dropped. The connection task never waits for the application.
+    pub fn set_queue_limit(&mut self, limit: usize) {
+        self.notifications.set_capacity(limit);
     }
 
     /// Cancels: `active` sends GET with `Observe: 1`, otherwise notifications are ignored.
@@ -200,7 +215,7 @@ impl ConnectionHandle {
 enum Waiter {
     Request(oneshot::Sender<Result<Response, Error>>),
     Observe(oneshot::Sender<Result<Observation, Error>>),
-    Observing(mpsc::UnboundedSender<Response>),
+    Observing(notifications::Sender<Response>),
     Ping(oneshot::Sender<Result<(), Error>>),
 }
 
@@ -413,7 +428,7 @@ impl<H: Handler> Task<H> {
                         let _ = reply.send(Ok(response));
                     }
                     Some(Waiter::Observe(reply)) => {
-                        let (tx, notifications) = mpsc::unbounded_channel();
+                        let (tx, notifications) = notifications::queue(DEFAULT_NOTIFICATION_QUEUE);
                         if response.options.observe().is_some() && response.code.is_success() {
                             self.waiters.insert(id, Waiter::Observing(tx));
                         }
