@@ -57,6 +57,8 @@ pub mod dtls;
 mod notifications;
 #[cfg(feature = "tcp")]
 pub mod tcp;
+#[cfg(any(feature = "dtls", feature = "tls"))]
+mod x509;
 
 pub use engine::{
     Config, Endpoint, Event, IncomingId, IncomingRequest, ObservationId, ObserveRequest, PeerIdentity, Request,

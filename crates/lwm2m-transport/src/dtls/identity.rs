@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::engine::PeerIdentity;
+pub use crate::x509::CertificateIdentity;
 
 /// The identity a DTLS handshake authenticated.
 ///
@@ -27,21 +28,6 @@ pub enum AuthenticatedIdentity {
         /// SHA-256 over the DER SubjectPublicKeyInfo.
         spki_sha256: [u8; 32],
     },
-}
-
-/// What a validated X.509 peer certificate says about its holder.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CertificateIdentity {
-    /// The subject's commonName (LwM2M: the endpoint name for client certificates).
-    pub common_name: Option<String>,
-    /// subjectAltName dNSName entries.
-    pub dns_names: Vec<String>,
-    /// subjectAltName URI entries (e.g. `urn:imei:...`).
-    pub uris: Vec<String>,
-    /// SHA-256 over the whole DER certificate.
-    pub fingerprint_sha256: [u8; 32],
-    /// SHA-256 over the DER SubjectPublicKeyInfo (the key pin).
-    pub spki_sha256: [u8; 32],
 }
 
 impl AuthenticatedIdentity {
@@ -70,14 +56,7 @@ impl AuthenticatedIdentity {
     pub fn to_peer_identity(&self) -> PeerIdentity {
         match self {
             Self::Psk { identity } => PeerIdentity::PskIdentity(identity.clone()),
-            Self::Certificate(c) => {
-                let name = c
-                    .common_name
-                    .clone()
-                    .or_else(|| c.dns_names.first().cloned())
-                    .unwrap_or_else(|| c.fingerprint_sha256.iter().map(|b| format!("{b:02x}")).collect::<String>());
-                PeerIdentity::Certificate(Arc::from(name))
-            }
+            Self::Certificate(c) => c.to_peer_identity(),
             Self::RawPublicKey { spki_sha256 } => PeerIdentity::RawPublicKey(*spki_sha256),
         }
     }

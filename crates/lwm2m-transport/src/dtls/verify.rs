@@ -7,11 +7,7 @@ use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, ServerName, SignatureVerificationAlgorithm, TrustAnchor,
     UnixTime, alg_id,
 };
-use sha2::{Digest, Sha256};
 use webpki::{EndEntityCert, KeyUsage};
-use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::SubjectAltName;
-use x509_cert::ext::pkix::name::GeneralName;
 
 use super::config::{CertificateUsage, TrustAnchors};
 use super::error::CertificateError;
@@ -155,26 +151,5 @@ pub(crate) fn verify_server_certificate(
 
 /// Reads commonName, subjectAltNames and the fingerprints from a DER certificate.
 pub(crate) fn certificate_identity(der: &[u8]) -> Result<CertificateIdentity, CertificateError> {
-    let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertificateError::Malformed(e.to_string()))?;
-    let tbs = cert.tbs_certificate();
-    let common_name = tbs.subject().common_name().ok().flatten().map(|cn| cn.value().into_owned());
-    let mut dns_names = Vec::new();
-    let mut uris = Vec::new();
-    if let Ok(Some(san)) = tbs.get_extension::<SubjectAltName>() {
-        for name in (san.1).0 {
-            match name {
-                GeneralName::DnsName(n) => dns_names.push(n.to_string()),
-                GeneralName::UniformResourceIdentifier(u) => uris.push(u.to_string()),
-                _ => {}
-            }
-        }
-    }
-    let spki = tbs.subject_public_key_info().to_der().map_err(|e| CertificateError::Malformed(e.to_string()))?;
-    Ok(CertificateIdentity {
-        common_name,
-        dns_names,
-        uris,
-        fingerprint_sha256: Sha256::digest(der).into(),
-        spki_sha256: Sha256::digest(&spki).into(),
-    })
+    CertificateIdentity::from_der(der).map_err(CertificateError::Malformed)
 }

@@ -3,7 +3,7 @@
 //! - The server presents a certificate chain and key ([`server_config`]); with a client CA it
 //!   also asks for client certificates, verifies them against that CA and reports the
 //!   certificate's name with every request ([`peer_identity`]: the subject commonName, else the
-//!   first DNS subjectAltName, else the subject DN, as the DTLS transport does). Clients without
+//!   first DNS subjectAltName, else the SHA-256 fingerprint, exactly as the DTLS transport does). Clients without
 //!   a certificate are still admitted (their requests carry no identity) so the application
 //!   decides.
 //! - The client verifies the server against a CA ([`client_config`]) and the name or IP address
@@ -28,6 +28,7 @@ use super::connection::{ConnectionConfig, Role};
 use super::driver::{ConnectionHandle, ConnectionLimit, Handler, ServerConfig, hold_until_closed, spawn_connection};
 use crate::engine::PeerIdentity;
 
+pub use crate::x509::CertificateIdentity;
 pub use rustls;
 
 /// The ALPN protocol id of CoAP over TLS (RFC 8323 §8.2).
@@ -137,24 +138,17 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
-/// The identity of a peer certificate: commonName, else the first DNS subjectAltName, else the
-/// subject DN. `None` when the certificate cannot be parsed.
+/// What a peer certificate says about its holder (commonName, subjectAltNames, fingerprints);
+/// `None` when the certificate cannot be parsed.
+pub fn certificate_identity(cert: &CertificateDer<'_>) -> Option<CertificateIdentity> {
+    CertificateIdentity::from_der(cert.as_ref()).ok()
+}
+
+/// The identity of a peer certificate, named as over DTLS ([`CertificateIdentity::peer_name`]:
+/// the commonName, else the first DNS subjectAltName, else the SHA-256 fingerprint). `None` when
+/// the certificate cannot be parsed.
 pub fn peer_identity(cert: &CertificateDer<'_>) -> Option<PeerIdentity> {
-    use x509_cert::der::Decode;
-    use x509_cert::ext::pkix::SubjectAltName;
-    use x509_cert::ext::pkix::name::GeneralName;
-    let cert = x509_cert::Certificate::from_der(cert.as_ref()).ok()?;
-    let tbs = cert.tbs_certificate();
-    let cn = tbs.subject().common_name().ok().flatten().map(|cn| cn.value().into_owned());
-    let dns = match tbs.get_extension::<SubjectAltName>() {
-        Ok(Some(san)) => (san.1).0.into_iter().find_map(|n| match n {
-            GeneralName::DnsName(d) => Some(d.to_string()),
-            _ => None,
-        }),
-        _ => None,
-    };
-    let name = cn.or(dns).unwrap_or_else(|| tbs.subject().to_string());
-    Some(PeerIdentity::Certificate(Arc::from(name)))
+    certificate_identity(cert).map(|c| c.to_peer_identity())
 }
 
 /// Connects over TLS (`coaps+tcp://`), verifying the server as `server_name` (a DNS name or an
