@@ -295,7 +295,6 @@ where
         waiters: HashMap::new(),
         observations: HashMap::new(),
         shutdown: Vec::new(),
-        draining_until: None,
     };
     drop(tx);
     tokio::spawn(driver.run());
@@ -314,7 +313,6 @@ struct Driver<T: DatagramTransport, H> {
     waiters: HashMap<RequestId, Waiter<T::Addr>>,
     observations: HashMap<ObservationId, ()>,
     shutdown: Vec<oneshot::Sender<()>>,
-    draining_until: Option<Instant>,
 }
 
 impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
@@ -322,19 +320,13 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
         let mut buf = vec![0u8; RECV_BUFFER];
         loop {
             self.flush().await;
-            if let Some(until) = self.draining_until {
-                let idle = self.endpoint.outstanding_confirmables() == 0 && self.endpoint.pending_requests() == 0;
-                if idle || Instant::now() >= until {
-                    for done in self.shutdown.drain(..) {
-                        let _ = done.send(());
-                    }
-                    return;
+            if self.endpoint.is_drained(Instant::now()) {
+                for done in self.shutdown.drain(..) {
+                    let _ = done.send(());
                 }
+                return;
             }
-            let deadline = match (self.endpoint.poll_timeout(), self.draining_until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = self.endpoint.poll_timeout();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -417,7 +409,7 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
 
     fn command(&mut self, cmd: Command<T::Addr>) {
         let now = Instant::now();
-        if self.draining_until.is_some() {
+        if self.endpoint.is_shutting_down() {
             // Shutting down: no new exchanges of our own.
             match cmd {
                 Command::Request { reply, .. } => {
@@ -486,8 +478,8 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
             Command::Shutdown { done, grace } => {
                 self.fail_all();
                 self.shutdown.push(done);
-                let until = now + grace;
-                self.draining_until = Some(self.draining_until.map_or(until, |u| u.min(until)));
+                // The engine answers new requests 5.03 and says when it has drained.
+                self.endpoint.begin_shutdown(now, grace);
             }
         }
     }
@@ -495,12 +487,6 @@ impl<T: DatagramTransport, H: Handler<T::Addr>> Driver<T, H> {
     fn event(&mut self, event: Event<T::Addr>) {
         match event {
             Event::Request(request) => {
-                if self.draining_until.is_some() {
-                    let mut busy = Response::new(Code::SERVICE_UNAVAILABLE);
-                    busy.options.set_uint(OptionNumber::MAX_AGE, 5);
-                    let _ = self.endpoint.respond(Instant::now(), request.id, busy);
-                    return;
-                }
                 let Some(tx) = self.tx.upgrade() else { return };
                 let responder = Responder { id: request.id, tx, done: false };
                 self.handler.handle(request, responder);

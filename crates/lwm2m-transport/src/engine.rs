@@ -381,6 +381,10 @@ pub struct Transmit<P> {
     pub payload: Bytes,
 }
 
+/// Max-Age, in seconds, of the 5.03 that answers a request arriving while the endpoint shuts down
+/// ([`Endpoint::begin_shutdown`]): the peer may try again after that long.
+pub const SHUTDOWN_RETRY_AFTER_S: u32 = 5;
+
 /// Why [`Endpoint::start_request`] refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -409,6 +413,9 @@ pub enum StartError {
         /// The code given.
         code: Code,
     },
+    /// [`Endpoint::begin_shutdown`] was called: no new exchanges.
+    #[error("the endpoint is shutting down")]
+    ShuttingDown,
 }
 
 /// Why [`Endpoint::respond`] or [`Endpoint::notify`] failed.
@@ -460,6 +467,7 @@ enum Timer<P> {
     SeparateAck(IncomingId),
     RequestDeadline(RequestId),
     Housekeeping,
+    ShutdownDeadline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -603,6 +611,8 @@ pub struct Endpoint<P: PeerKey> {
     observers: HashMap<ObservationId, Observer<P>>,
     observers_by_token: HashMap<(P, Token), ObservationId>,
     next_observation: u64,
+    /// Set by [`Endpoint::begin_shutdown`]: when the grace period ends.
+    shutdown_deadline: Option<Instant>,
     /// Pooled output and payload buffers: encoded messages and copied payloads are carved out
     /// of shared chunks, so the steady state does not allocate per message.
     pool: BytesMut,
@@ -664,6 +674,7 @@ impl<P: PeerKey> Endpoint<P> {
             observers: HashMap::new(),
             observers_by_token: HashMap::new(),
             next_observation: 1,
+            shutdown_deadline: None,
             pool: BytesMut::new(),
         }
     }
@@ -886,6 +897,9 @@ impl<P: PeerKey> Endpoint<P> {
     }
 
     fn start(&mut self, now: Instant, peer: P, request: Request, is_ping: bool) -> Result<RequestId, StartError> {
+        if self.shutdown_deadline.is_some() {
+            return Err(StartError::ShuttingDown);
+        }
         if self.requests.len() >= self.config.max_requests {
             return Err(StartError::TooManyRequests { limit: self.config.max_requests });
         }
@@ -1694,7 +1708,13 @@ impl<P: PeerKey> Endpoint<P> {
             final_block1 = Some(b1);
         }
 
-        // Hand the request to the application.
+        // Hand the request to the application, unless the endpoint is shutting down.
+        if self.shutdown_deadline.is_some() {
+            let mut r = Response::new(Code::SERVICE_UNAVAILABLE);
+            r.options.set_uint(OptionNumber::MAX_AGE, SHUTDOWN_RETRY_AFTER_S);
+            self.reply_to_request(now, peer, mid, token, con, r);
+            return;
+        }
         let max_pending = self.config.max_pending_per_peer;
         let Some(state) = self.peers.get_mut(peer) else { return };
         if state.pending >= max_pending {
@@ -1959,6 +1979,37 @@ impl<P: PeerKey> Endpoint<P> {
         self.observers.len()
     }
 
+    // ---------------------------------------------------------------- shutdown
+
+    /// Begins a graceful shutdown at `now`. From now on incoming requests are answered
+    /// 5.03 Service Unavailable with Max-Age [`SHUTDOWN_RETRY_AFTER_S`] without reaching the
+    /// application, and [`start_request`](Self::start_request) and [`ping`](Self::ping) fail with
+    /// [`StartError::ShuttingDown`]. What is under way goes on: answers the application still owes
+    /// can be sent ([`respond`](Self::respond)), notifications too, and confirmable messages are
+    /// retransmitted until acknowledged, until [`is_drained`](Self::is_drained) or `now + grace`.
+    /// A second call can only bring the end closer.
+    pub fn begin_shutdown(&mut self, now: Instant, grace: Duration) {
+        let until = now + grace;
+        let until = self.shutdown_deadline.map_or(until, |u| u.min(until));
+        if self.shutdown_deadline != Some(until) {
+            self.timers.retain(|_, t| !matches!(t, Timer::ShutdownDeadline));
+            self.set_timer(until, Timer::ShutdownDeadline);
+            self.shutdown_deadline = Some(until);
+        }
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown_deadline.is_some()
+    }
+
+    /// Whether a shutdown is complete at `now`: no answer owed to the application's peers, no
+    /// confirmable message unacknowledged, or the grace period is over. False before
+    /// [`begin_shutdown`](Self::begin_shutdown).
+    pub fn is_drained(&self, now: Instant) -> bool {
+        self.shutdown_deadline.is_some_and(|until| now >= until || (self.cons.is_empty() && self.incoming.is_empty()))
+    }
+
     fn remove_observer(&mut self, id: ObservationId, reason: ObserverRemoved) {
         let Some(o) = self.observers.remove(&id) else { return };
         if self.observers_by_token.get(&(o.peer.clone(), o.token)) == Some(&id) {
@@ -2005,6 +2056,8 @@ impl<P: PeerKey> Endpoint<P> {
                     self.housekeeping = None;
                     self.housekeep(now);
                 }
+                // Only wakes the caller, who then finds `is_drained`.
+                Timer::ShutdownDeadline => {}
             }
         }
     }
@@ -2265,6 +2318,53 @@ mod tests {
         c.set_uri_path("/ab");
         assert_ne!(cache_key(Code::GET, &a, b""), cache_key(Code::GET, &c, b""), "segment boundaries count");
         assert_ne!(cache_key(Code::FETCH, &a, b"x"), cache_key(Code::FETCH, &a, b"y"));
+    }
+
+    #[test]
+    fn graceful_shutdown_refuses_new_work_and_drains_what_is_under_way() {
+        let now = Instant::now();
+        let mut ep: Endpoint<u8> = Endpoint::new(Config { seed: 3, ..Config::default() });
+        // A confirmable GET from peer 1, handed to the application and not yet answered.
+        ep.handle_datagram(now, 1, &[0x40, 0x01, 0x00, 0x07]);
+        let Some(Event::Request(owed)) = ep.poll_event() else { panic!("the request reaches the application") };
+        assert!(!ep.is_drained(now), "no shutdown begun");
+
+        ep.begin_shutdown(now, Duration::from_secs(30));
+        assert!(ep.is_shutting_down() && !ep.is_drained(now), "an answer is still owed");
+        assert_eq!(ep.start_request(now, 2, Request::new(Code::GET)), Err(StartError::ShuttingDown));
+        assert_eq!(ep.ping(now, 2), Err(StartError::ShuttingDown));
+
+        // A new request gets 5.03 with Max-Age from the engine; the application never sees it.
+        ep.handle_datagram(now, 1, &[0x40, 0x01, 0x00, 0x08]);
+        assert!(ep.poll_event().is_none());
+        let answers: Vec<_> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+        let busy = answers.iter().map(|t| Message::new_checked(&t.payload).unwrap()).find(|m| m.message_id() == 8);
+        let busy = busy.expect("an answer to message 8");
+        assert_eq!(busy.code(), Code::SERVICE_UNAVAILABLE);
+        let max_age = busy.options().find(|(n, _)| *n == OptionNumber::MAX_AGE).map(|(_, v)| v.to_vec());
+        assert_eq!(max_age, Some(vec![5]));
+
+        // The owed answer still goes out; then the endpoint has drained.
+        ep.respond(now, owed.id, Response::new(Code::CONTENT)).unwrap();
+        assert!(ep.is_drained(now));
+    }
+
+    #[test]
+    fn graceful_shutdown_ends_at_the_grace_deadline_with_work_left() {
+        let now = Instant::now();
+        let mut ep: Endpoint<u8> = Endpoint::new(Config { seed: 4, ..Config::default() });
+        ep.start_request(now, 9, Request::new(Code::GET)).unwrap();
+        ep.begin_shutdown(now, Duration::from_secs(10));
+        ep.begin_shutdown(now, Duration::from_secs(20));
+        assert!(!ep.is_drained(now), "a confirmable is unacknowledged");
+        let deadline = now + Duration::from_secs(10);
+        let mut t = now;
+        while let Some(next) = ep.poll_timeout().filter(|&n| n <= deadline) {
+            t = next;
+            ep.handle_timeout(t);
+        }
+        assert_eq!(t, deadline, "the grace deadline (the earlier of the two) is in the timer table");
+        assert!(ep.is_drained(t));
     }
 
     #[test]
