@@ -102,6 +102,16 @@ fn get_time(client: &mut DtlsClient, socket: &UdpSocket) -> Result<Vec<u8>, Opti
 
 #[test]
 fn our_client_completes_psk_handshake_with_coap_server_openssl() {
+    our_psk_client_against_coap_server_openssl(CipherSuite::ALL);
+}
+
+/// TLS_PSK_WITH_AES_128_GCM_SHA256 alone (dimpl patch 5), so only it can be negotiated.
+#[test]
+fn psk_gcm_our_client_against_coap_server_openssl() {
+    our_psk_client_against_coap_server_openssl(&[CipherSuite::PskAes128GcmSha256]);
+}
+
+fn our_psk_client_against_coap_server_openssl(suites: &[CipherSuite]) {
     let Some(server_bin) = peer("coap-server-openssl") else { return };
     let port = free_port_pair();
     let _server = Reaped(
@@ -118,7 +128,8 @@ fn our_client_completes_psk_handshake_with_coap_server_openssl() {
 
     // libcoap accepts any identity with the -k key.
     let psk = PskCredential::new(b"lwm2m-rs", b"interop-secret").unwrap();
-    let mut client = DtlsClient::new(ClientConfig::psk(psk), Instant::now()).unwrap();
+    let config = ClientConfig { cipher_suites: suites.to_vec(), ..ClientConfig::psk(psk) };
+    let mut client = DtlsClient::new(config, Instant::now()).unwrap();
     let response = get_time(&mut client, &socket);
     let response = response.expect("a CoAP response over DTLS from coap-server-openssl");
     // ACK (type 2) with token length 1 -> 0x61; code 2.05 Content = (2 << 5) | 5 = 0x45.
@@ -188,9 +199,15 @@ fn run_coap_client(bin: &std::path::Path, args: &[&str]) -> String {
 }
 
 fn our_server(identity: &[u8], key: &[u8]) -> DtlsServer {
+    our_server_with(identity, key, CipherSuite::ALL)
+}
+
+fn our_server_with(identity: &[u8], key: &[u8], suites: &[CipherSuite]) -> DtlsServer {
     let store = MemoryCredentialStore::new();
     store.insert_psk(&PskCredential::new(identity, key).unwrap(), None);
-    DtlsServer::new(ServerConfig::psk(Arc::new(store))).unwrap()
+    let mut config = ServerConfig::psk(Arc::new(store));
+    config.cipher_suites = suites.to_vec();
+    DtlsServer::new(config).unwrap()
 }
 
 /// [`run_our_server`] on a loopback socket in a thread, until [`OurServer::finish`].
@@ -221,17 +238,29 @@ impl OurServer {
 
 #[test]
 fn coap_client_openssl_talks_to_our_server_and_we_see_its_identity() {
-    client_talks_to_our_server("coap-client-openssl");
+    client_talks_to_our_server("coap-client-openssl", CipherSuite::ALL);
 }
 
 #[test]
 fn coap_client_gnutls_talks_to_our_server_and_we_see_its_identity() {
-    client_talks_to_our_server("coap-client-gnutls");
+    client_talks_to_our_server("coap-client-gnutls", CipherSuite::ALL);
 }
 
-fn client_talks_to_our_server(peer_name: &str) {
+/// Our server accepts TLS_PSK_WITH_AES_128_GCM_SHA256 only (dimpl patch 5).
+#[test]
+fn psk_gcm_coap_client_openssl_against_our_server() {
+    client_talks_to_our_server("coap-client-openssl", &[CipherSuite::PskAes128GcmSha256]);
+}
+
+#[test]
+fn psk_gcm_coap_client_gnutls_against_our_server() {
+    client_talks_to_our_server("coap-client-gnutls", &[CipherSuite::PskAes128GcmSha256]);
+}
+
+fn client_talks_to_our_server(peer_name: &str, suites: &[CipherSuite]) {
     let Some(client_bin) = peer(peer_name) else { return };
-    let running = OurServer::start(our_server(b"lwm2m-client", b"interop-secret"), b"hello over dtls");
+    let server = our_server_with(b"lwm2m-client", b"interop-secret", suites);
+    let running = OurServer::start(server, b"hello over dtls");
     let uri = running.uri.clone();
     let output = run_coap_client(&client_bin, &["-u", "lwm2m-client", "-k", "interop-secret", "-B", "10", &uri]);
     let (identities, failures) = running.finish();
@@ -563,6 +592,42 @@ fn run_bounded(bin: &std::path::Path, args: &[&str], limit: Duration) -> String 
     }
     let out = child.wait_with_output().unwrap();
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `openssl s_client` names the suite it negotiated: TLS_PSK_WITH_AES_128_GCM_SHA256 (dimpl
+/// patch 5) with our default server, and no handshake with a server limited to CCM_8.
+#[test]
+fn openssl_s_client_negotiates_psk_gcm_with_our_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    for (suites, expect_gcm) in [(CipherSuite::ALL, true), (&[CipherSuite::PskAes128Ccm8][..], false)] {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let server = our_server_with(b"gcm-id", b"gcm-secret", suites);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
+        };
+        let key_hex: String = b"gcm-secret".iter().map(|b| format!("{b:02x}")).collect();
+        let connect = format!("127.0.0.1:{port}");
+        let args = ["s_client", "-dtls1_2", "-cipher", "PSK-AES128-GCM-SHA256", "-psk_identity", "gcm-id"];
+        let output = run_bounded(
+            &openssl,
+            &[&args[..], &["-psk", &key_hex, "-connect", &connect]].concat(),
+            Duration::from_secs(10),
+        );
+        stop.store(true, Ordering::Relaxed);
+        let (identities, stats, failures) = thread.join().unwrap();
+        let negotiated = output.contains("Cipher is PSK-AES128-GCM-SHA256");
+        assert_eq!(negotiated, expect_gcm, "suites {suites:?}: {output}\nfailures: {failures:?}");
+        assert_eq!(stats.handshakes_completed, u64::from(expect_gcm), "{stats:?}");
+        if expect_gcm {
+            assert_eq!(identities.len(), 1);
+            assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"gcm-id"));
+        } else {
+            assert!(identities.is_empty() && !failures.is_empty(), "{identities:?} {failures:?}");
+        }
+    }
 }
 
 #[test]

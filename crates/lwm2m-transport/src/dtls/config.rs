@@ -320,6 +320,8 @@ impl Default for HandshakeTiming {
 pub enum CipherSuite {
     /// TLS_PSK_WITH_AES_128_CCM_8 (0xC0A8, RFC 6655).
     PskAes128Ccm8,
+    /// TLS_PSK_WITH_AES_128_GCM_SHA256 (0x00A8, RFC 5487).
+    PskAes128GcmSha256,
     /// TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (0xC0AE, RFC 7251).
     EcdheEcdsaAes128Ccm8,
     /// TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (0xC02B, RFC 5289).
@@ -334,6 +336,7 @@ impl CipherSuite {
     /// Every suite, in the order a client offers them (the LwM2M mandatory suites first).
     pub const ALL: &'static [CipherSuite] = &[
         CipherSuite::PskAes128Ccm8,
+        CipherSuite::PskAes128GcmSha256,
         CipherSuite::EcdheEcdsaAes128Ccm8,
         CipherSuite::EcdheEcdsaAes128GcmSha256,
         CipherSuite::EcdheEcdsaAes256GcmSha384,
@@ -344,6 +347,7 @@ impl CipherSuite {
     pub const fn iana(self) -> u16 {
         match self {
             CipherSuite::PskAes128Ccm8 => 0xC0A8,
+            CipherSuite::PskAes128GcmSha256 => 0x00A8,
             CipherSuite::EcdheEcdsaAes128Ccm8 => 0xC0AE,
             CipherSuite::EcdheEcdsaAes128GcmSha256 => 0xC02B,
             CipherSuite::EcdheEcdsaAes256GcmSha384 => 0xC02C,
@@ -360,6 +364,7 @@ impl CipherSuite {
     pub const fn name(self) -> &'static str {
         match self {
             CipherSuite::PskAes128Ccm8 => "TLS_PSK_WITH_AES_128_CCM_8",
+            CipherSuite::PskAes128GcmSha256 => "TLS_PSK_WITH_AES_128_GCM_SHA256",
             CipherSuite::EcdheEcdsaAes128Ccm8 => "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
             CipherSuite::EcdheEcdsaAes128GcmSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
             CipherSuite::EcdheEcdsaAes256GcmSha384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
@@ -370,7 +375,7 @@ impl CipherSuite {
     /// Whether the suite authenticates with a pre-shared key (otherwise with ECDSA keys, in
     /// certificate or raw public key mode).
     pub const fn is_psk(self) -> bool {
-        matches!(self, CipherSuite::PskAes128Ccm8)
+        matches!(self, CipherSuite::PskAes128Ccm8 | CipherSuite::PskAes128GcmSha256)
     }
 }
 
@@ -384,7 +389,7 @@ impl fmt::Display for CipherSuite {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ClientCredentials {
-    /// Security mode 0: TLS_PSK_WITH_AES_128_CCM_8.
+    /// Security mode 0: TLS_PSK_WITH_AES_128_CCM_8 (and _AES_128_GCM_SHA256 unless restricted).
     Psk(PskCredential),
     /// Security mode 2: ECDHE_ECDSA with the client's certificate; the server's certificate must
     /// chain to `server_trust` and, when `server_name` is set, be valid for that DNS name or IP.

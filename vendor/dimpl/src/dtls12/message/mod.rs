@@ -79,6 +79,10 @@ impl Dtls12CipherSuite {
     ///
     /// lwm2m-rs patch: the suite OMA LwM2M mandates for certificate mode.
     pub const ECDHE_ECDSA_AES128_CCM_8: Self = Self(0xC0AE);
+    /// PSK with AES-128-GCM, SHA-256 (RFC 5487).
+    ///
+    /// lwm2m-rs patch: the PSK suite with GCM, for peers that do not do CCM_8.
+    pub const PSK_AES128_GCM_SHA256: Self = Self(0x00A8);
 
     /// Convert the 16-bit IANA value to a `Dtls12CipherSuite`.
     pub const fn from_u16(value: u16) -> Self {
@@ -92,7 +96,7 @@ impl Dtls12CipherSuite {
 
     /// Returns true if this is not a known DTLS 1.2 cipher suite wire value.
     pub const fn is_unknown(&self) -> bool {
-        !matches!(*self, Self(0xC02B..=0xC02C | 0xC0A8 | 0xC0AE | 0xCCA9))
+        !matches!(*self, Self(0x00A8 | 0xC02B..=0xC02C | 0xC0A8 | 0xC0AE | 0xCCA9))
     }
 
     /// Parse a `Dtls12CipherSuite` from network byte order.
@@ -109,7 +113,8 @@ impl Dtls12CipherSuite {
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
-            | Dtls12CipherSuite::PSK_AES128_CCM_8 => 12,
+            | Dtls12CipherSuite::PSK_AES128_CCM_8
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => 12,
 
             _ => 12, // Default length for unknown cipher suites
         }
@@ -124,7 +129,9 @@ impl Dtls12CipherSuite {
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => KeyExchangeAlgorithm::EECDH,
 
-            Dtls12CipherSuite::PSK_AES128_CCM_8 => KeyExchangeAlgorithm::PSK,
+            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => {
+                KeyExchangeAlgorithm::PSK
+            }
 
             _ => KeyExchangeAlgorithm::Unknown,
         }
@@ -143,7 +150,10 @@ impl Dtls12CipherSuite {
 
     /// Whether this cipher suite uses PSK (Pre-Shared Key) key exchange.
     pub fn is_psk(&self) -> bool {
-        matches!(*self, Dtls12CipherSuite::PSK_AES128_CCM_8)
+        matches!(
+            *self,
+            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+        )
     }
 
     /// All supported cipher suites in server preference order.
@@ -154,6 +164,7 @@ impl Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256,
             Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8,
             Dtls12CipherSuite::PSK_AES128_CCM_8,
+            Dtls12CipherSuite::PSK_AES128_GCM_SHA256,
         ]
     }
 
@@ -187,7 +198,8 @@ impl Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
-            | Dtls12CipherSuite::PSK_AES128_CCM_8 => HashAlgorithm::SHA256,
+            | Dtls12CipherSuite::PSK_AES128_CCM_8
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => HashAlgorithm::SHA256,
             _ => HashAlgorithm::UNKNOWN_DERIVED,
         }
     }
@@ -201,7 +213,7 @@ impl Dtls12CipherSuite {
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => Some(SignatureAlgorithm::ECDSA),
-            Dtls12CipherSuite::PSK_AES128_CCM_8 => None,
+            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => None,
             _ => Some(SignatureAlgorithm::UNKNOWN_DERIVED),
         }
     }
@@ -231,6 +243,7 @@ impl fmt::Debug for Dtls12CipherSuite {
             }
             Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => f.write_str("ECDHE_ECDSA_AES128_CCM_8"),
             Dtls12CipherSuite::PSK_AES128_CCM_8 => f.write_str("PSK_AES128_CCM_8"),
+            Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => f.write_str("PSK_AES128_GCM_SHA256"),
             _ => f.debug_tuple("Unknown").field(&self.0).finish(),
         }
     }
