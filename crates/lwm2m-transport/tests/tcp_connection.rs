@@ -540,3 +540,49 @@ fn block1_reassembly_expires_when_the_next_block_does_not_come() {
         |e| matches!(e, ConnectionEvent::Response { response, .. } if response.code == Code::REQUEST_ENTITY_INCOMPLETE)
     ));
 }
+
+#[test]
+fn an_idle_connection_is_released_unless_something_is_under_way() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(30);
+    let server = ConnectionConfig { idle_timeout: Some(idle), ..Default::default() };
+    let (mut c, mut s) = pair(t0, ConnectionConfig::default(), server);
+    assert_eq!(s.poll_timeout(), Some(t0 + idle));
+    assert_eq!(c.poll_timeout(), None, "no idle timeout by default");
+
+    // Any frame from the peer is traffic: a ping at +20 s moves the deadline to +50 s.
+    let t1 = t0 + Duration::from_secs(20);
+    c.ping(t1, false).unwrap();
+    settle(t1, &mut c, &mut s);
+    s.handle_timeout(t0 + idle);
+    assert!(!s.is_closed());
+    assert_eq!(s.poll_timeout(), Some(t1 + idle));
+
+    // An observation the server serves keeps a silent connection open past the deadline.
+    let id = c.observe(t1, Request::with_path(Code::GET, "/obs")).unwrap();
+    pump(t1, &mut c, &mut s);
+    let Some(ConnectionEvent::Request(req)) = events(&mut s).pop() else { panic!("a registration") };
+    s.respond(req.id, Response::new(Code::CONTENT)).unwrap();
+    settle(t1, &mut c, &mut s);
+    let t2 = t1 + idle;
+    s.handle_timeout(t2);
+    assert!(!s.is_closed(), "an active observer is not idle");
+    assert_eq!(s.poll_timeout(), Some(t2 + idle), "checked again one idle period later");
+
+    // Cancelling the observation actively ends it; then the connection is idle.
+    c.cancel(id, true);
+    pump(t2, &mut c, &mut s);
+    for event in events(&mut s) {
+        if let ConnectionEvent::Request(r) = event {
+            s.respond(r.id, Response::new(Code::CONTENT)).unwrap();
+        }
+    }
+    settle(t2, &mut c, &mut s);
+    let t3 = t2 + idle;
+    s.handle_timeout(t3);
+    assert!(s.is_closed());
+    let out = frames(&mut s);
+    assert_eq!(out.iter().map(|f| f.code).collect::<Vec<_>>(), vec![RELEASE]);
+    assert!(matches!(events(&mut s).last(), Some(ConnectionEvent::Closed(CloseReason::IdleTimeout(d))) if *d == idle));
+    assert_eq!(s.poll_timeout(), None);
+}

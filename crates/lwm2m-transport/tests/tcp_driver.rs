@@ -186,3 +186,43 @@ async fn connections_beyond_the_limit_are_closed() {
     }
     assert!(ok, "the slot was never freed");
 }
+
+#[tokio::test]
+async fn a_silent_peer_is_released_after_the_idle_timeout_and_frees_its_slot() {
+    use lwm2m_transport::Token;
+    use lwm2m_transport::tcp::connection::{CSM, RELEASE};
+    use lwm2m_transport::tcp::{Frame, FrameDecoder};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let idle = Duration::from_millis(300);
+    let connection = ConnectionConfig { idle_timeout: Some(idle), ..config() };
+    tokio::spawn(driver::serve(listener, driver::ServerConfig { connection, max_connections: 1 }, |_| Echo));
+
+    // A peer that sends its CSM and then nothing holds the only slot...
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Taken before the CSM is sent, so before the server can have seen it.
+    let started = tokio::time::Instant::now();
+    silent.write_all(&Frame::new(CSM, Token::EMPTY).to_bytes().unwrap()).await.unwrap();
+    // ...until the server releases it: the stream ends after the server's CSM and a Release.
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut received)).await.unwrap().unwrap();
+    assert!(started.elapsed() >= idle, "released after {:?}", started.elapsed());
+    let mut decoder = FrameDecoder::new(usize::MAX);
+    decoder.push(&received);
+    let codes: Vec<_> = std::iter::from_fn(|| decoder.next_frame().unwrap()).map(|f| f.code).collect();
+    assert_eq!(codes, vec![CSM, RELEASE]);
+
+    // The slot is free again for a client that talks.
+    let mut ok = false;
+    for _ in 0..50 {
+        let client = driver::connect(addr, config(), NotFound).await.unwrap();
+        if client.request(Request::with_path(Code::GET, "/after")).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "the silent peer's slot was never freed");
+}

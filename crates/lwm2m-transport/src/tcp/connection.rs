@@ -18,6 +18,8 @@
 //!   connection once nothing is outstanding; an Abort closes it at once. Protocol violations
 //!   (no CSM, a frame above our Max-Message-Size, a malformed frame, an unknown critical option
 //!   in a signaling message) make this side send Abort with a diagnostic payload and close.
+//!   With [`ConnectionConfig::idle_timeout`], a connection with no incoming frame for that long
+//!   and nothing under way sends Release and closes ([`CloseReason::IdleTimeout`]).
 //! - **Requests and responses** are matched by token only: no message ids, no ACKs, no
 //!   retransmission (TCP is reliable). A request has one deadline,
 //!   [`ConnectionConfig::request_timeout`].
@@ -107,6 +109,13 @@ pub struct ConnectionConfig {
     /// A Block1 reassembly whose next block does not arrive within this is dropped (default
     /// 247 s, EXCHANGE_LIFETIME, as the UDP engine's `block_lifetime`).
     pub block1_lifetime: Duration,
+    /// Release (7.04) and close the connection when no frame has arrived for this long and
+    /// nothing is under way (no request of either side awaiting its answer, no observation in
+    /// either direction, no Block1 reassembly). Default `None`: a connection stays open until a
+    /// side closes it. A server that must not let silent peers hold its
+    /// `max_connections` slots sets it; an LwM2M server would pick more than the registration
+    /// lifetime, since a queue-mode client may be silent that long and still expect requests.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ConnectionConfig {
@@ -125,6 +134,7 @@ impl Default for ConnectionConfig {
             max_block1_transfers: 16,
             max_observations: 1024,
             block1_lifetime: Duration::from_secs(247),
+            idle_timeout: None,
         }
     }
 }
@@ -168,6 +178,10 @@ pub enum CloseReason {
     /// The byte stream ended or failed (reported by the driver).
     #[error("the connection was lost: {0}")]
     ConnectionLost(String),
+    /// Nothing arrived for [`ConnectionConfig::idle_timeout`] and nothing was under way: this
+    /// side sent Release and closed.
+    #[error("no frame from the peer for {0:?} and nothing under way: released")]
+    IdleTimeout(Duration),
 }
 
 /// Why a request of this side got no response.
@@ -355,6 +369,8 @@ pub struct Connection {
     transmit: VecDeque<Bytes>,
     events: VecDeque<ConnectionEvent>,
     csm_deadline: Option<Instant>,
+    /// With [`ConnectionConfig::idle_timeout`]: when to check whether the connection is idle.
+    idle_deadline: Option<Instant>,
     pending: HashMap<Token, Pending>,
     incoming: HashMap<IncomingId, Incoming>,
     observers: HashMap<ObservationId, Observer>,
@@ -392,6 +408,7 @@ impl Connection {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             csm_deadline: Some(now + config.csm_timeout),
+            idle_deadline: config.idle_timeout.map(|d| now + d),
             pending: HashMap::new(),
             incoming: HashMap::new(),
             observers: HashMap::new(),
@@ -447,7 +464,8 @@ impl Connection {
             return None;
         }
         let block1 = self.block1.values().map(|(_, expires)| *expires);
-        self.pending.values().filter_map(|p| p.deadline).chain(self.csm_deadline).chain(block1).min()
+        let own = self.csm_deadline.into_iter().chain(self.idle_deadline);
+        self.pending.values().filter_map(|p| p.deadline).chain(own).chain(block1).min()
     }
 
     /// Fails expired requests and aborts a connection whose CSM did not come.
@@ -458,6 +476,21 @@ impl Connection {
         if self.csm_deadline.is_some_and(|d| d <= now) {
             self.protocol_error("no CSM received within the CSM timeout".into(), None);
             return;
+        }
+        if let (Some(deadline), Some(idle)) = (self.idle_deadline, self.config.idle_timeout)
+            && deadline <= now
+        {
+            let busy = !self.pending.is_empty()
+                || !self.deferred.is_empty()
+                || !self.incoming.is_empty()
+                || !self.observers.is_empty()
+                || self.block1.values().any(|(_, expires)| *expires > now);
+            if !busy {
+                self.send(&signal(RELEASE));
+                self.close(CloseReason::IdleTimeout(idle));
+                return;
+            }
+            self.idle_deadline = Some(now + idle);
         }
         // A Block1 transfer whose next block did not come within block1_lifetime is dropped.
         self.block1.retain(|_, (_, expires)| *expires > now);
@@ -510,6 +543,9 @@ impl Connection {
     }
 
     fn handle_frame(&mut self, now: Instant, frame: Frame) {
+        if let Some(idle) = self.config.idle_timeout {
+            self.idle_deadline = Some(now + idle);
+        }
         if self.state == State::AwaitingCsm && frame.code != CSM {
             self.protocol_error(format!("the first message must be a CSM (7.01), got {}", frame.code), None);
             return;
@@ -1196,6 +1232,7 @@ impl Connection {
     fn close(&mut self, reason: CloseReason) {
         self.state = State::Closed;
         self.csm_deadline = None;
+        self.idle_deadline = None;
         let mut pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
         pending.append(&mut self.deferred);
         pending.sort_by_key(|p| p.id);
