@@ -102,7 +102,7 @@ fn get_time(client: &mut DtlsClient, socket: &UdpSocket) -> Result<Vec<u8>, Opti
 
 #[test]
 fn our_client_completes_psk_handshake_with_coap_server_openssl() {
-    our_psk_client_against_coap_server_openssl(CipherSuite::ALL);
+    our_psk_client_against_coap_server_openssl(CipherSuite::CLIENT_DEFAULT);
 }
 
 /// TLS_PSK_WITH_AES_128_GCM_SHA256 alone (dimpl patch 5), so only it can be negotiated.
@@ -257,6 +257,17 @@ fn psk_gcm_coap_client_gnutls_against_our_server() {
     client_talks_to_our_server("coap-client-gnutls", &[CipherSuite::PskAes128GcmSha256]);
 }
 
+/// LwM2M 1.1 servers must offer TLS_PSK_WITH_AES_128_CBC_SHA256: our server limited to it.
+#[test]
+fn psk_cbc_coap_client_openssl_against_our_server() {
+    client_talks_to_our_server("coap-client-openssl", &[CipherSuite::PskAes128CbcSha256]);
+}
+
+#[test]
+fn psk_cbc_coap_client_gnutls_against_our_server() {
+    client_talks_to_our_server("coap-client-gnutls", &[CipherSuite::PskAes128CbcSha256]);
+}
+
 fn client_talks_to_our_server(peer_name: &str, suites: &[CipherSuite]) {
     let Some(client_bin) = peer(peer_name) else { return };
     let server = our_server_with(b"lwm2m-client", b"interop-secret", suites);
@@ -331,13 +342,18 @@ impl Drop for PemPki {
 
 #[test]
 fn certificates_our_client_against_coap_server_openssl() {
-    our_certificate_client_against_coap_server_openssl(CipherSuite::ALL);
+    our_certificate_client_against_coap_server_openssl(CipherSuite::CLIENT_DEFAULT);
 }
 
 /// Our client offers only LwM2M's mandatory certificate-mode suite.
 #[test]
 fn certificates_ccm8_our_client_against_coap_server_openssl() {
     our_certificate_client_against_coap_server_openssl(&[CipherSuite::EcdheEcdsaAes128Ccm8]);
+}
+
+#[test]
+fn certificates_cbc_our_client_against_coap_server_openssl() {
+    our_certificate_client_against_coap_server_openssl(&[CipherSuite::EcdheEcdsaAes128CbcSha256]);
 }
 
 fn our_certificate_client_against_coap_server_openssl(suites: &[CipherSuite]) {
@@ -386,6 +402,17 @@ fn certificates_ccm8_coap_client_openssl_against_our_server() {
 #[test]
 fn certificates_ccm8_coap_client_gnutls_against_our_server() {
     certificate_client_against_our_server("coap-client-gnutls", &[CipherSuite::EcdheEcdsaAes128Ccm8]);
+}
+
+/// LwM2M 1.1 servers must offer TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256.
+#[test]
+fn certificates_cbc_coap_client_openssl_against_our_server() {
+    certificate_client_against_our_server("coap-client-openssl", &[CipherSuite::EcdheEcdsaAes128CbcSha256]);
+}
+
+#[test]
+fn certificates_cbc_coap_client_gnutls_against_our_server() {
+    certificate_client_against_our_server("coap-client-gnutls", &[CipherSuite::EcdheEcdsaAes128CbcSha256]);
 }
 
 fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]) {
@@ -594,40 +621,64 @@ fn run_bounded(bin: &std::path::Path, args: &[&str], limit: Duration) -> String 
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// Runs `openssl s_client -dtls1_2 -cipher <openssl_cipher> <extra>` (PSK identity `s-id`)
+/// against our PSK server limited to `suites`; whether it printed `Cipher is <openssl_cipher>`,
+/// and the server's completed handshakes and failures.
+fn s_client_against_our_server(
+    openssl_cipher: &str,
+    extra: &[&str],
+    suites: &[CipherSuite],
+) -> (bool, u64, Vec<Arc<AuthenticatedIdentity>>, Vec<DtlsError>, String) {
+    let openssl = peer("openssl").expect("openssl is installed with libcoap");
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let server = our_server_with(b"s-id", b"s-secret", suites);
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
+    };
+    let key_hex: String = b"s-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let connect = format!("127.0.0.1:{port}");
+    let args = ["s_client", "-dtls1_2", "-cipher", openssl_cipher, "-psk_identity", "s-id", "-psk", &key_hex];
+    let output = run_bounded(&openssl, &[&args[..], extra, &["-connect", &connect]].concat(), Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    let (identities, stats, failures) = thread.join().unwrap();
+    let negotiated = output.contains(&format!("Cipher is {openssl_cipher}"));
+    (negotiated, stats.handshakes_completed, identities, failures, output)
+}
+
 /// `openssl s_client` names the suite it negotiated: TLS_PSK_WITH_AES_128_GCM_SHA256 (dimpl
 /// patch 5) with our default server, and no handshake with a server limited to CCM_8.
 #[test]
 fn openssl_s_client_negotiates_psk_gcm_with_our_server() {
-    let Some(openssl) = peer("openssl") else { return };
-    for (suites, expect_gcm) in [(CipherSuite::ALL, true), (&[CipherSuite::PskAes128Ccm8][..], false)] {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let server = our_server_with(b"gcm-id", b"gcm-secret", suites);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = stop.clone();
-            std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
-        };
-        let key_hex: String = b"gcm-secret".iter().map(|b| format!("{b:02x}")).collect();
-        let connect = format!("127.0.0.1:{port}");
-        let args = ["s_client", "-dtls1_2", "-cipher", "PSK-AES128-GCM-SHA256", "-psk_identity", "gcm-id"];
-        let output = run_bounded(
-            &openssl,
-            &[&args[..], &["-psk", &key_hex, "-connect", &connect]].concat(),
-            Duration::from_secs(10),
-        );
-        stop.store(true, Ordering::Relaxed);
-        let (identities, stats, failures) = thread.join().unwrap();
-        let negotiated = output.contains("Cipher is PSK-AES128-GCM-SHA256");
-        assert_eq!(negotiated, expect_gcm, "suites {suites:?}: {output}\nfailures: {failures:?}");
-        assert_eq!(stats.handshakes_completed, u64::from(expect_gcm), "{stats:?}");
-        if expect_gcm {
-            assert_eq!(identities.len(), 1);
-            assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"gcm-id"));
-        } else {
-            assert!(identities.is_empty() && !failures.is_empty(), "{identities:?} {failures:?}");
-        }
+    if peer("openssl").is_none() {
+        return;
     }
+    let (negotiated, completed, identities, failures, output) =
+        s_client_against_our_server("PSK-AES128-GCM-SHA256", &[], CipherSuite::ALL);
+    assert!(negotiated && completed == 1, "{output}\nfailures: {failures:?}");
+    assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"s-id"));
+    let (negotiated, completed, _, failures, output) =
+        s_client_against_our_server("PSK-AES128-GCM-SHA256", &[], &[CipherSuite::PskAes128Ccm8]);
+    assert!(!negotiated && completed == 0 && !failures.is_empty(), "{output}");
+}
+
+/// TLS_PSK_WITH_AES_128_CBC_SHA256 (dimpl patch 6) with our default server: negotiated with
+/// Encrypt-then-MAC (OpenSSL offers it by default; both Finished messages travel in CBC
+/// records), refused to a client that turns Encrypt-then-MAC off.
+#[test]
+fn openssl_s_client_negotiates_psk_cbc_only_with_encrypt_then_mac() {
+    if peer("openssl").is_none() {
+        return;
+    }
+    let (negotiated, completed, identities, failures, output) =
+        s_client_against_our_server("PSK-AES128-CBC-SHA256", &[], CipherSuite::ALL);
+    assert!(negotiated && completed == 1, "{output}\nfailures: {failures:?}");
+    assert_eq!(*identities[0], AuthenticatedIdentity::psk(b"s-id"));
+    let (negotiated, completed, _, failures, output) =
+        s_client_against_our_server("PSK-AES128-CBC-SHA256", &["-no_etm"], CipherSuite::ALL);
+    assert!(!negotiated && completed == 0 && !failures.is_empty(), "{output}");
 }
 
 #[test]
@@ -780,4 +831,44 @@ fn our_client_resumes_its_session_with_openssl_s_server() {
     assert!(log.contains("first connection") && log.contains("second connection"), "s_server log: {log}");
     assert_eq!(log.matches("Reused session-id").count(), 1, "s_server log: {log}");
     assert!(resumed, "our client saw an abbreviated handshake");
+}
+
+/// Our client offering only TLS_PSK_WITH_AES_128_CBC_SHA256 (Encrypt-then-MAC) to
+/// `openssl s_server`, which prints the suite and the application data it decrypted.
+/// (`coap-server-openssl` is not used here: libcoap's OpenSSL server leaves the CBC suites out of
+/// its PSK cipher list and answers handshake_failure.)
+#[test]
+fn psk_cbc_our_client_against_openssl_s_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    let port = {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let key_hex: String = b"cbc-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-cbc-{port}.log"));
+    let out = std::fs::File::create(&out_path).unwrap();
+    let server = Reaped(
+        Command::new(openssl)
+            .args(["s_server", "-dtls1_2", "-nocert", "-cipher", "PSK-AES128-CBC-SHA256", "-psk_identity", "cbc-id"])
+            .args(["-psk", &key_hex, "-naccept", "1", "-accept", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start openssl s_server"),
+    );
+    let mut config = ClientConfig::psk(PskCredential::new(b"cbc-id", b"cbc-secret").unwrap());
+    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
+    let mut client = DtlsClient::new(config, Instant::now()).unwrap();
+    connect_once(&mut client, port, b"hello over cbc\n", true);
+    let start = Instant::now();
+    let mut server = server;
+    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    assert!(log.contains("CIPHER is PSK-AES128-CBC-SHA256"), "s_server log: {log}");
+    assert!(log.contains("hello over cbc"), "s_server decrypted our record: {log}");
 }

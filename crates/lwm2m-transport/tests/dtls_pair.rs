@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lwm2m_transport::dtls::{
-    AlertDescription, AuthenticatedIdentity, CertificateError, CertificateUsage, CertifiedKey, ClientConfig,
-    ClientCredentials, ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer, HandshakeTiming,
-    MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerEvent, ServerLimits,
-    TrustAnchors, WallClock,
+    AlertDescription, AuthenticatedIdentity, CertificateError, CertificateUsage, CertifiedKey, CipherSuite,
+    ClientConfig, ClientCredentials, ClientEvent, ClientState, CredentialStore, DtlsClient, DtlsError, DtlsServer,
+    HandshakeTiming, MemoryCredentialStore, PskCredential, RawPublicKey, RawPublicKeyPair, ServerConfig, ServerEvent,
+    ServerLimits, TrustAnchors, WallClock,
 };
 
 const KEY: &[u8] = b"0123456789abcdef";
@@ -1223,4 +1223,103 @@ fn a_send_after_a_quiet_period_rehandshakes_first() {
     assert_eq!(pair.client.handshakes_started(), started + 1);
     pair.client.set_rehandshake_after(None);
     assert_eq!(pair.client.prepare_send(now + Duration::from_secs(3600)), Ok(false), "disabled");
+}
+
+// ---- CBC suites (dimpl patch 6: AES-128-CBC + HMAC-SHA-256, Encrypt-then-MAC only) ----
+
+/// Data both ways over an established pair, `n` datagrams each way of growing size (every
+/// padding length of the CBC records).
+fn exchange(pair: &mut Pair, n: usize) {
+    for i in 0..n {
+        let payload: Vec<u8> = (0..i as u8).collect();
+        pair.client.send(&payload).unwrap();
+        let now = pair.now;
+        let peer = pair.client_addr;
+        pair.server.send(now, peer, &payload).unwrap();
+    }
+    assert!(
+        pair.run_until(Duration::from_secs(5), |p| p.server_datagrams().len() == n && p.client_datagrams().len() == n)
+    );
+    let expected: Vec<Vec<u8>> = (0..n).map(|i| (0..i as u8).collect()).collect();
+    assert_eq!(pair.server_datagrams().into_iter().map(|d| d.1).collect::<Vec<_>>(), expected);
+    assert_eq!(pair.client_datagrams(), expected);
+}
+
+#[test]
+fn cbc_suites_carry_data_both_ways_and_resume() {
+    // PSK: a client that offers only TLS_PSK_WITH_AES_128_CBC_SHA256, a default server.
+    let now = Instant::now();
+    let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
+    config.timing = timing();
+    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
+    let client = DtlsClient::new(config, now).unwrap();
+    let mut pair = Pair::new(client, psk_server(psk_store(b"dev1", KEY)), now, PERFECT, 70);
+    assert!(
+        pair.run_until(Duration::from_secs(5), Pair::connected),
+        "{:?} {:?}",
+        pair.client_events,
+        pair.server_events
+    );
+    exchange(&mut pair, 40);
+    restart_and_send(&mut pair, b"resumed over CBC");
+    assert!(pair.client.is_resumed());
+
+    // Certificates: TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 alone.
+    let pki = Pki::new("LwM2M test CA");
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false),
+        pki.anchors(),
+        pki.leaf("urn:dev:cbc", &[], false),
+        pki.anchors(),
+        Some("lwm2m.example"),
+        71,
+    );
+    let mut config = ClientConfig::new(ClientCredentials::Certificate {
+        certificate: pki.leaf("urn:dev:cbc", &[], false),
+        server_trust: pki.anchors(),
+        server_name: Some("lwm2m.example".into()),
+    });
+    config.timing = timing();
+    config.cipher_suites = vec![CipherSuite::EcdheEcdsaAes128CbcSha256];
+    pair.client = DtlsClient::new(config, pair.now).unwrap();
+    assert!(
+        pair.run_until(Duration::from_secs(5), Pair::connected),
+        "{:?} {:?}",
+        pair.client_events,
+        pair.server_events
+    );
+    exchange(&mut pair, 20);
+    assert_eq!(pair.server_datagrams()[0].0.implied_endpoint_name(), Some("urn:dev:cbc"));
+}
+
+#[test]
+fn cbc_suites_complete_over_a_lossy_link() {
+    let link =
+        Link { drop: 0.2, duplicate: 0.1, jitter: Duration::from_millis(40), latency: Duration::from_millis(20) };
+    for seed in 1..=6u64 {
+        let now = Instant::now();
+        let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
+        config.timing = timing();
+        config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
+        let client = DtlsClient::new(config, now).unwrap();
+        let mut pair = Pair::new(client, psk_server(psk_store(b"dev1", KEY)), now, link, seed * 31);
+        assert!(pair.run_until(Duration::from_secs(50), Pair::connected), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_server_without_cbc_refuses_a_cbc_only_client() {
+    let now = Instant::now();
+    let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
+    config.timing = timing();
+    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
+    let client = DtlsClient::new(config, now).unwrap();
+    let mut server_config = ServerConfig::psk(psk_store(b"dev1", KEY));
+    server_config.timing = timing();
+    server_config.cipher_suites = CipherSuite::CLIENT_DEFAULT.to_vec();
+    let server = DtlsServer::new(server_config).unwrap();
+    let mut pair = Pair::new(client, server, now, PERFECT, 72);
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(pair.server_datagrams().is_empty());
+    assert_eq!(pair.server.stats().sessions, 0);
 }

@@ -441,6 +441,8 @@ pub enum SecurityError {
     ServerSelectedDisallowedDtls13CipherSuite(Dtls13CipherSuite),
     /// DTLS 1.2 extended master secret was required but not negotiated.
     ExtendedMasterSecretNotNegotiated,
+    /// lwm2m-rs patch: the server selected a CBC suite without Encrypt-then-MAC (RFC 7366).
+    EncryptThenMacNotNegotiated,
     /// No mutually acceptable cipher suite was found.
     NoMutuallyAcceptableCipherSuite,
     /// A DTLS 1.3 ClientHello did not use the required DTLS 1.2 legacy version.
@@ -1136,6 +1138,9 @@ impl fmt::Display for SecurityError {
             }
             Self::ExtendedMasterSecretNotNegotiated => {
                 write!(f, "extended master secret not negotiated")
+            }
+            Self::EncryptThenMacNotNegotiated => {
+                write!(f, "CBC suite selected without encrypt_then_mac")
             }
             Self::NoMutuallyAcceptableCipherSuite => {
                 write!(f, "no mutually acceptable cipher suite")

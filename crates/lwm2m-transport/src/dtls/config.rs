@@ -330,11 +330,31 @@ pub enum CipherSuite {
     EcdheEcdsaAes256GcmSha384,
     /// TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 (0xCCA9, RFC 7905).
     EcdheEcdsaChacha20Poly1305Sha256,
+    /// TLS_PSK_WITH_AES_128_CBC_SHA256 (0x00AE, RFC 5487), only with Encrypt-then-MAC
+    /// (RFC 7366). LwM2M 1.1: servers must offer it, clients should not use it.
+    PskAes128CbcSha256,
+    /// TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 (0xC023, RFC 5289), only with Encrypt-then-MAC
+    /// (RFC 7366). LwM2M 1.1: servers must offer it, clients should not use it.
+    EcdheEcdsaAes128CbcSha256,
 }
 
 impl CipherSuite {
-    /// Every suite, in the order a client offers them (the LwM2M mandatory suites first).
+    /// Every suite, in order of preference (the LwM2M mandatory suites first, the CBC suites
+    /// last). The server default.
     pub const ALL: &'static [CipherSuite] = &[
+        CipherSuite::PskAes128Ccm8,
+        CipherSuite::PskAes128GcmSha256,
+        CipherSuite::EcdheEcdsaAes128Ccm8,
+        CipherSuite::EcdheEcdsaAes128GcmSha256,
+        CipherSuite::EcdheEcdsaAes256GcmSha384,
+        CipherSuite::EcdheEcdsaChacha20Poly1305Sha256,
+        CipherSuite::EcdheEcdsaAes128CbcSha256,
+        CipherSuite::PskAes128CbcSha256,
+    ];
+
+    /// What a client offers by default: [`Self::ALL`] without the CBC suites, which the LwM2M
+    /// TS says clients should not use.
+    pub const CLIENT_DEFAULT: &'static [CipherSuite] = &[
         CipherSuite::PskAes128Ccm8,
         CipherSuite::PskAes128GcmSha256,
         CipherSuite::EcdheEcdsaAes128Ccm8,
@@ -352,6 +372,8 @@ impl CipherSuite {
             CipherSuite::EcdheEcdsaAes128GcmSha256 => 0xC02B,
             CipherSuite::EcdheEcdsaAes256GcmSha384 => 0xC02C,
             CipherSuite::EcdheEcdsaChacha20Poly1305Sha256 => 0xCCA9,
+            CipherSuite::PskAes128CbcSha256 => 0x00AE,
+            CipherSuite::EcdheEcdsaAes128CbcSha256 => 0xC023,
         }
     }
 
@@ -369,13 +391,20 @@ impl CipherSuite {
             CipherSuite::EcdheEcdsaAes128GcmSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
             CipherSuite::EcdheEcdsaAes256GcmSha384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
             CipherSuite::EcdheEcdsaChacha20Poly1305Sha256 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            CipherSuite::PskAes128CbcSha256 => "TLS_PSK_WITH_AES_128_CBC_SHA256",
+            CipherSuite::EcdheEcdsaAes128CbcSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
         }
     }
 
     /// Whether the suite authenticates with a pre-shared key (otherwise with ECDSA keys, in
     /// certificate or raw public key mode).
     pub const fn is_psk(self) -> bool {
-        matches!(self, CipherSuite::PskAes128Ccm8 | CipherSuite::PskAes128GcmSha256)
+        matches!(self, CipherSuite::PskAes128Ccm8 | CipherSuite::PskAes128GcmSha256 | CipherSuite::PskAes128CbcSha256)
+    }
+
+    /// Whether the suite uses CBC (with HMAC, always in the Encrypt-then-MAC form).
+    pub const fn is_cbc(self) -> bool {
+        matches!(self, CipherSuite::PskAes128CbcSha256 | CipherSuite::EcdheEcdsaAes128CbcSha256)
     }
 }
 
@@ -470,7 +499,9 @@ pub struct ClientConfig {
     /// Largest datagram to send (path MTU minus IP/UDP headers).
     pub mtu: usize,
     /// Suites to offer, in this order of preference; those that do not fit the credentials
-    /// (PSK suites with a certificate and the reverse) are left out. Default: [`CipherSuite::ALL`].
+    /// (PSK suites with a certificate and the reverse) are left out. Default:
+    /// [`CipherSuite::CLIENT_DEFAULT`] (no CBC suites); a CBC suite offered here is used only if
+    /// the server agrees to Encrypt-then-MAC.
     pub cipher_suites: Vec<CipherSuite>,
     /// Certificate mode: how the server certificate is matched against the provisioned one
     /// (LwM2M Certificate Usage). `None` (the default): PKIX validation only.
@@ -495,7 +526,7 @@ impl ClientConfig {
             credentials,
             timing: HandshakeTiming::default(),
             mtu: 1280,
-            cipher_suites: CipherSuite::ALL.to_vec(),
+            cipher_suites: CipherSuite::CLIENT_DEFAULT.to_vec(),
             server_certificate_usage: None,
             wall_clock: WallClock::system(),
             rehandshake_after: Some(Duration::from_secs(60)),
@@ -562,7 +593,8 @@ pub struct ServerConfig {
     pub mtu: usize,
     /// Suites to accept; the client's order of preference decides among them. PSK suites are
     /// used with the credential store, the ECDHE_ECDSA ones with [`Self::certificate`] or
-    /// [`Self::raw_public_key`]. Default: [`CipherSuite::ALL`].
+    /// [`Self::raw_public_key`]. Default: [`CipherSuite::ALL`], whose CBC suites (last) are
+    /// selected only for a client that offers Encrypt-then-MAC (RFC 7366) and prefers them.
     pub cipher_suites: Vec<CipherSuite>,
     /// Wall-clock time for client certificate validity. Default: [`WallClock::system`] at
     /// creation.
@@ -617,7 +649,10 @@ mod tests {
             assert!(suite.name().starts_with("TLS_"));
         }
         assert_eq!(CipherSuite::from_iana(0xC0AE), Some(CipherSuite::EcdheEcdsaAes128Ccm8));
-        assert_eq!(CipherSuite::from_iana(0x00AE), None, "CBC suites are not available");
+        assert_eq!(CipherSuite::from_iana(0x00AE), Some(CipherSuite::PskAes128CbcSha256));
+        assert_eq!(CipherSuite::from_iana(0x002F), None, "TLS_RSA_WITH_AES_128_CBC_SHA is not available");
+        assert!(CipherSuite::CLIENT_DEFAULT.iter().all(|s| !s.is_cbc() && CipherSuite::ALL.contains(s)));
+        assert_eq!(CipherSuite::ALL.len(), CipherSuite::CLIENT_DEFAULT.len() + 2);
     }
 
     #[test]

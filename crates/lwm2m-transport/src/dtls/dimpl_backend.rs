@@ -1,11 +1,12 @@
 //! The [`DtlsBackend`] over the `dimpl` crate (pure Rust, sans-IO, RustCrypto provider).
 //!
 //! What `dimpl` 0.9 (with our patches in `vendor/dimpl/PATCHES.md`) gives: DTLS 1.2 with
-//! TLS_PSK_WITH_AES_128_CCM_8 and _AES_128_GCM_SHA256, and ECDHE_ECDSA with AES-128-CCM-8, AES-128/256-GCM and
-//! ChaCha20-Poly1305; extended master secret; flight retransmission; a server that starts after
-//! our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA suites; session
-//! resumption (RFC 5246 §7.3) with a bounded server cache ([`ResumptionCache`]). What it lacks
-//! (see `docs/dtls-evaluation.md`): CBC suites, Connection ID, session tickets, certificate
+//! TLS_PSK_WITH_AES_128_CCM_8, _AES_128_GCM_SHA256 and _AES_128_CBC_SHA256, and ECDHE_ECDSA with
+//! AES-128-CCM-8, AES-128/256-GCM, ChaCha20-Poly1305 and AES-128-CBC-SHA256 (the CBC suites only
+//! with Encrypt-then-MAC, RFC 7366); extended master secret; flight retransmission; a server that
+//! starts after our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA
+//! suites; session resumption (RFC 5246 §7.3) with a bounded server cache ([`ResumptionCache`]).
+//! What it lacks (see `docs/dtls-evaluation.md`): Connection ID, session tickets, certificate
 //! chains (only the leaf is sent).
 
 use std::cell::RefCell;
@@ -165,6 +166,8 @@ fn dimpl_suite(suite: CipherSuite) -> Dtls12CipherSuite {
     match suite {
         CipherSuite::PskAes128Ccm8 => Dtls12CipherSuite::PSK_AES128_CCM_8,
         CipherSuite::PskAes128GcmSha256 => Dtls12CipherSuite::PSK_AES128_GCM_SHA256,
+        CipherSuite::PskAes128CbcSha256 => Dtls12CipherSuite::PSK_AES128_CBC_SHA256,
+        CipherSuite::EcdheEcdsaAes128CbcSha256 => Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256,
         CipherSuite::EcdheEcdsaAes128Ccm8 => Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8,
         CipherSuite::EcdheEcdsaAes128GcmSha256 => Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256,
         CipherSuite::EcdheEcdsaAes256GcmSha384 => Dtls12CipherSuite::ECDHE_ECDSA_AES256_GCM_SHA384,

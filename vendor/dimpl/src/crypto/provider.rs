@@ -278,6 +278,19 @@ pub trait SupportedDtls12CipherSuite: CryptoSafe {
 
     /// Create a cipher instance with the given key.
     fn create_cipher(&self, key: &[u8]) -> Result<Box<dyn Cipher>, CryptoError>;
+
+    /// Create a cipher instance with the MAC key and the encryption key of one direction.
+    ///
+    /// lwm2m-rs patch: suites with `mac_key_len > 0` (CBC with HMAC) need both; AEAD suites
+    /// ignore the MAC key (the default).
+    fn create_cipher_with_mac_key(
+        &self,
+        mac_key: &[u8],
+        key: &[u8],
+    ) -> Result<Box<dyn Cipher>, CryptoError> {
+        let _ = mac_key;
+        self.create_cipher(key)
+    }
 }
 
 /// Key exchange group support (factory for ActiveKeyExchange).

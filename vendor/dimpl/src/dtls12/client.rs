@@ -607,6 +607,18 @@ impl State {
             .into());
         }
 
+        // lwm2m-rs patch: a CBC suite only with Encrypt-then-MAC (RFC 7366), which the
+        // ClientHello offered whenever it offered a CBC suite.
+        let encrypt_then_mac = extensions
+            .iter()
+            .any(|ext| ext.extension_type == ExtensionType::EncryptThenMac);
+        if cs.need_encrypt_then_mac() && !encrypt_then_mac {
+            return Err(Error::SecurityError(
+                crate::SecurityError::EncryptThenMacNotNegotiated,
+            )
+            .into());
+        }
+
         // lwm2m-rs patch: in raw public key mode the server must have selected RawPublicKey
         // for its own key, and for ours if it names a client certificate type (RFC 7250 §4.2).
         if client.engine.crypto_context().is_raw_public_key() {

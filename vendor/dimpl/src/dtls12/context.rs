@@ -349,12 +349,18 @@ impl CryptoContext {
         offset += fixed_iv_len;
         self.server_write_iv = Some(Iv::new(&key_block[offset..offset + fixed_iv_len]));
 
-        // Initialize ciphers using the provider
-        self.client_cipher =
-            Some(supported_cipher_suite.create_cipher(self.client_write_key.as_ref().unwrap())?);
+        // Initialize ciphers using the provider (lwm2m-rs patch: with the MAC keys, which only
+        // CBC suites use).
+        let no_mac = Buf::new();
+        self.client_cipher = Some(supported_cipher_suite.create_cipher_with_mac_key(
+            self.client_mac_key.as_ref().unwrap_or(&no_mac),
+            self.client_write_key.as_ref().unwrap(),
+        )?);
 
-        self.server_cipher =
-            Some(supported_cipher_suite.create_cipher(self.server_write_key.as_ref().unwrap())?);
+        self.server_cipher = Some(supported_cipher_suite.create_cipher_with_mac_key(
+            self.server_mac_key.as_ref().unwrap_or(&no_mac),
+            self.server_write_key.as_ref().unwrap(),
+        )?);
 
         Ok(())
     }

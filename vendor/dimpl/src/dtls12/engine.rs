@@ -866,6 +866,8 @@ impl Engine {
             let mut explicit_nonce = [0u8; DTLSRecord::EXPLICIT_NONCE_LEN];
             let seq64 = ((sequence.epoch as u64) << 48) | sequence.sequence_number;
             let nonce = match explicit_nonce_len {
+                // lwm2m-rs patch: CBC suites have no fixed IV; their cipher makes its own IV.
+                0 if iv.len() == 0 => Nonce([0; 12]),
                 0 => Nonce::xor(iv.as_12_bytes(), seq64),
                 DTLSRecord::EXPLICIT_NONCE_LEN => {
                     explicit_nonce = self.rng.random();
@@ -1265,6 +1267,8 @@ impl Engine {
         let iv = self.peer_iv();
         let seq64 = ((dtls.sequence.epoch as u64) << 48) | dtls.sequence.sequence_number;
         let nonce = match self.explicit_nonce_len {
+            // lwm2m-rs patch: CBC suites (no fixed IV) carry their IV in the fragment.
+            0 if iv.len() == 0 => Nonce([0; 12]),
             0 => Nonce::xor(iv.as_12_bytes(), seq64),
             DTLSRecord::EXPLICIT_NONCE_LEN => Nonce::new(iv, dtls.nonce(buf)),
             len => Nonce::new(iv, dtls.nonce_with_len(buf, len)),

@@ -559,6 +559,12 @@ impl State {
 
         trace!("Accepted ClientHello cookie; proceeding with handshake");
 
+        // lwm2m-rs patch: CBC suites only with Encrypt-then-MAC (RFC 7366).
+        let client_offers_etm = ch
+            .extensions
+            .iter()
+            .any(|ext| ext.extension_type == ExtensionType::EncryptThenMac);
+
         // Client offered suites; we pick per client order intersecting allowed and server key compatibility
         let mut selected: Option<Dtls12CipherSuite> = None;
         for s in ch.cipher_suites.iter() {
@@ -567,7 +573,8 @@ impl State {
                 .engine
                 .crypto_context()
                 .is_cipher_suite_compatible(*s);
-            if is_allowed && is_compatible {
+            let etm_ok = client_offers_etm || !s.need_encrypt_then_mac();
+            if is_allowed && is_compatible && etm_ok {
                 selected = Some(*s);
                 break;
             }
@@ -652,7 +659,10 @@ impl State {
         } else {
             ch.cipher_suites.iter().copied().collect()
         };
-        if let Some(session) = server.resumable(&offered_id, &offered_suites, client_offers_ems) {
+        let resumable = server
+            .resumable(&offered_id, &offered_suites, client_offers_ems)
+            .filter(|s| client_offers_etm || !s.cipher_suite.need_encrypt_then_mac());
+        if let Some(session) = resumable {
             debug!("Resuming session {:?}", offered_id);
             server.engine.set_cipher_suite(session.cipher_suite);
             server
@@ -1480,7 +1490,13 @@ fn handshake_create_server_hello(
         CompressionMethod::Null,
         None,
     )
-    .with_extensions(extension_data, srtp_pid, raw_public_key, request_client_key);
+    .with_extensions(
+        extension_data,
+        srtp_pid,
+        raw_public_key,
+        request_client_key,
+        cs.need_encrypt_then_mac(),
+    );
 
     sh.serialize(extension_data, body);
     Ok(())

@@ -370,6 +370,51 @@ impl SupportedDtls12CipherSuite for PskAes128GcmSha256 {
     }
 }
 
+/// TLS_PSK_WITH_AES_128_CBC_SHA256 (RFC 5487) and TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+/// (RFC 5289), Encrypt-then-MAC only.
+///
+/// lwm2m-rs patch: the CBC suites LwM2M 1.1 servers must offer. The engine sees no explicit
+/// nonce and no fixed IV: the IV and the MAC travel inside the protected fragment
+/// (`super::cbc`). `tag_len` is the largest overhead (IV, a block of padding, MAC), which the
+/// engine uses to size records and as the shortest valid fragment.
+#[derive(Debug)]
+struct Aes128CbcSha256(Dtls12CipherSuite);
+
+impl SupportedDtls12CipherSuite for Aes128CbcSha256 {
+    fn suite(&self) -> Dtls12CipherSuite {
+        self.0
+    }
+
+    fn hash_algorithm(&self) -> HashAlgorithm {
+        HashAlgorithm::SHA256
+    }
+
+    fn key_lengths(&self) -> (usize, usize, usize) {
+        (32, 16, 0) // (mac_key_len, enc_key_len, fixed_iv_len): RFC 5246 §6.3, no IV for CBC
+    }
+
+    fn explicit_nonce_len(&self) -> usize {
+        0
+    }
+
+    fn tag_len(&self) -> usize {
+        super::cbc::MAX_OVERHEAD
+    }
+
+    fn create_cipher(&self, _key: &[u8]) -> Result<Box<dyn Cipher>, CryptoError> {
+        // A CBC suite cannot work without its MAC key.
+        Err(CryptoError::OperationFailed(CryptoOperation::CreateCipher))
+    }
+
+    fn create_cipher_with_mac_key(
+        &self,
+        mac_key: &[u8],
+        key: &[u8],
+    ) -> Result<Box<dyn Cipher>, CryptoError> {
+        Ok(Box::new(super::cbc::CbcHmacSha256::new(mac_key, key)?))
+    }
+}
+
 /// Static instances of supported DTLS 1.2 cipher suites.
 static AES_128_GCM_SHA256: Aes128GcmSha256 = Aes128GcmSha256;
 static AES_256_GCM_SHA384: Aes256GcmSha384 = Aes256GcmSha384;
@@ -377,12 +422,16 @@ static CHACHA20_POLY1305_SHA256: ChaCha20Poly1305Sha256 = ChaCha20Poly1305Sha256
 static PSK_AES_128_CCM_8: PskAes128Ccm8 = PskAes128Ccm8;
 static ECDHE_ECDSA_AES_128_CCM_8: EcdheEcdsaAes128Ccm8 = EcdheEcdsaAes128Ccm8;
 static PSK_AES_128_GCM_SHA256: PskAes128GcmSha256 = PskAes128GcmSha256;
+static PSK_AES_128_CBC_SHA256: Aes128CbcSha256 =
+    Aes128CbcSha256(Dtls12CipherSuite::PSK_AES128_CBC_SHA256);
+static ECDHE_ECDSA_AES_128_CBC_SHA256: Aes128CbcSha256 =
+    Aes128CbcSha256(Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256);
 
 /// All supported DTLS 1.2 cipher suites.
 ///
 /// lwm2m-rs patch: ECDHE_ECDSA_WITH_AES_128_CCM_8 comes first because clients offer suites in
 /// this order and it is the suite LwM2M mandates for certificate mode. PSK_AES_128_GCM_SHA256
-/// (patch 5) follows the mandatory PSK_AES_128_CCM_8.
+/// (patch 5) follows the mandatory PSK_AES_128_CCM_8; the CBC suites (patch 6) come last.
 pub(super) static ALL_CIPHER_SUITES: &[&dyn SupportedDtls12CipherSuite] = &[
     &ECDHE_ECDSA_AES_128_CCM_8,
     &AES_128_GCM_SHA256,
@@ -390,6 +439,8 @@ pub(super) static ALL_CIPHER_SUITES: &[&dyn SupportedDtls12CipherSuite] = &[
     &CHACHA20_POLY1305_SHA256,
     &PSK_AES_128_CCM_8,
     &PSK_AES_128_GCM_SHA256,
+    &ECDHE_ECDSA_AES_128_CBC_SHA256,
+    &PSK_AES_128_CBC_SHA256,
 ];
 
 // ============================================================================

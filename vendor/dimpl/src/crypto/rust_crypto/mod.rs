@@ -39,6 +39,7 @@
 //! # fn main() {}
 //! ```
 
+mod cbc;
 mod cipher_suite;
 mod hash;
 pub(crate) mod hmac;

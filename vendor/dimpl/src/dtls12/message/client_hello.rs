@@ -115,10 +115,10 @@ impl ClientHello {
             .iter()
             .any(|suite| suite.need_encrypt_then_mac());
         if need_etm {
-            // Add encrypt_then_mac extension (empty)
+            // Add encrypt_then_mac extension. lwm2m-rs patch: its extension_data is empty
+            // (RFC 7366 §2); this dead code used to write one zero byte.
             let start_pos = buf.len();
-            buf.extend_from_slice(&[0x00]); // Empty extension data
-            ranges.push((ExtensionType::EncryptThenMac, start_pos, buf.len()));
+            ranges.push((ExtensionType::EncryptThenMac, start_pos, start_pos));
         }
 
         let start_pos = buf.len();

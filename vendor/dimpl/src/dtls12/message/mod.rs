@@ -83,6 +83,15 @@ impl Dtls12CipherSuite {
     ///
     /// lwm2m-rs patch: the PSK suite with GCM, for peers that do not do CCM_8.
     pub const PSK_AES128_GCM_SHA256: Self = Self(0x00A8);
+    /// PSK with AES-128-CBC and HMAC-SHA-256 (RFC 5487), used only with Encrypt-then-MAC.
+    ///
+    /// lwm2m-rs patch: a suite LwM2M 1.1 servers must offer.
+    pub const PSK_AES128_CBC_SHA256: Self = Self(0x00AE);
+    /// ECDHE with ECDSA authentication, AES-128-CBC, HMAC-SHA-256 (RFC 5289), used only with
+    /// Encrypt-then-MAC.
+    ///
+    /// lwm2m-rs patch: a suite LwM2M 1.1 servers must offer.
+    pub const ECDHE_ECDSA_AES128_CBC_SHA256: Self = Self(0xC023);
 
     /// Convert the 16-bit IANA value to a `Dtls12CipherSuite`.
     pub const fn from_u16(value: u16) -> Self {
@@ -96,7 +105,10 @@ impl Dtls12CipherSuite {
 
     /// Returns true if this is not a known DTLS 1.2 cipher suite wire value.
     pub const fn is_unknown(&self) -> bool {
-        !matches!(*self, Self(0x00A8 | 0xC02B..=0xC02C | 0xC0A8 | 0xC0AE | 0xCCA9))
+        !matches!(
+            *self,
+            Self(0x00A8 | 0x00AE | 0xC023 | 0xC02B..=0xC02C | 0xC0A8 | 0xC0AE | 0xCCA9)
+        )
     }
 
     /// Parse a `Dtls12CipherSuite` from network byte order.
@@ -114,7 +126,9 @@ impl Dtls12CipherSuite {
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
             | Dtls12CipherSuite::PSK_AES128_CCM_8
-            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => 12,
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+            | Dtls12CipherSuite::PSK_AES128_CBC_SHA256
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256 => 12,
 
             _ => 12, // Default length for unknown cipher suites
         }
@@ -127,11 +141,12 @@ impl Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_AES256_GCM_SHA384
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
-            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => KeyExchangeAlgorithm::EECDH,
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256 => KeyExchangeAlgorithm::EECDH,
 
-            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => {
-                KeyExchangeAlgorithm::PSK
-            }
+            Dtls12CipherSuite::PSK_AES128_CCM_8
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+            | Dtls12CipherSuite::PSK_AES128_CBC_SHA256 => KeyExchangeAlgorithm::PSK,
 
             _ => KeyExchangeAlgorithm::Unknown,
         }
@@ -145,6 +160,7 @@ impl Dtls12CipherSuite {
                 | Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
                 | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
                 | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
+                | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256
         )
     }
 
@@ -152,7 +168,9 @@ impl Dtls12CipherSuite {
     pub fn is_psk(&self) -> bool {
         matches!(
             *self,
-            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+            Dtls12CipherSuite::PSK_AES128_CCM_8
+                | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+                | Dtls12CipherSuite::PSK_AES128_CBC_SHA256
         )
     }
 
@@ -165,6 +183,8 @@ impl Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8,
             Dtls12CipherSuite::PSK_AES128_CCM_8,
             Dtls12CipherSuite::PSK_AES128_GCM_SHA256,
+            Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256,
+            Dtls12CipherSuite::PSK_AES128_CBC_SHA256,
         ]
     }
 
@@ -178,17 +198,22 @@ impl Dtls12CipherSuite {
                 Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256,
                 Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256,
                 Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8,
+                Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256,
             ],
             _ => panic!("Need either RSA or ECDSA certificate"),
         }
     }
 
-    fn need_encrypt_then_mac(&self) -> bool {
-        // We do not support and ciphers such as:
-        // ECDHE-RSA-AES128-SHA
-        // ECDHE-RSA-AES256-SHA
-        // DHE-RSA-AES128-SHA256
-        false
+    /// Whether the suite is a CBC suite, which this implementation uses only with the
+    /// Encrypt-then-MAC extension (RFC 7366).
+    ///
+    /// lwm2m-rs patch: true for the two CBC_SHA256 suites.
+    pub(crate) fn need_encrypt_then_mac(&self) -> bool {
+        matches!(
+            *self,
+            Dtls12CipherSuite::PSK_AES128_CBC_SHA256
+                | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256
+        )
     }
 
     /// The hash algorithm used by this cipher suite.
@@ -199,7 +224,9 @@ impl Dtls12CipherSuite {
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
             | Dtls12CipherSuite::PSK_AES128_CCM_8
-            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => HashAlgorithm::SHA256,
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+            | Dtls12CipherSuite::PSK_AES128_CBC_SHA256
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256 => HashAlgorithm::SHA256,
             _ => HashAlgorithm::UNKNOWN_DERIVED,
         }
     }
@@ -212,8 +239,11 @@ impl Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_AES256_GCM_SHA384
             | Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256
             | Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256
-            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => Some(SignatureAlgorithm::ECDSA),
-            Dtls12CipherSuite::PSK_AES128_CCM_8 | Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => None,
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8
+            | Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256 => Some(SignatureAlgorithm::ECDSA),
+            Dtls12CipherSuite::PSK_AES128_CCM_8
+            | Dtls12CipherSuite::PSK_AES128_GCM_SHA256
+            | Dtls12CipherSuite::PSK_AES128_CBC_SHA256 => None,
             _ => Some(SignatureAlgorithm::UNKNOWN_DERIVED),
         }
     }
@@ -244,6 +274,10 @@ impl fmt::Debug for Dtls12CipherSuite {
             Dtls12CipherSuite::ECDHE_ECDSA_AES128_CCM_8 => f.write_str("ECDHE_ECDSA_AES128_CCM_8"),
             Dtls12CipherSuite::PSK_AES128_CCM_8 => f.write_str("PSK_AES128_CCM_8"),
             Dtls12CipherSuite::PSK_AES128_GCM_SHA256 => f.write_str("PSK_AES128_GCM_SHA256"),
+            Dtls12CipherSuite::PSK_AES128_CBC_SHA256 => f.write_str("PSK_AES128_CBC_SHA256"),
+            Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256 => {
+                f.write_str("ECDHE_ECDSA_AES128_CBC_SHA256")
+            }
             _ => f.debug_tuple("Unknown").field(&self.0).finish(),
         }
     }

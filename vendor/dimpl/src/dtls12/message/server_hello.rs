@@ -61,6 +61,7 @@ impl ServerHello {
         srtp_profile: Option<SrtpProfileId>,
         raw_public_key: bool,
         request_client_key: bool,
+        encrypt_then_mac: bool,
     ) -> Self {
         // Clear the buffer and collect extension byte ranges
         buf.clear();
@@ -88,6 +89,12 @@ impl ServerHello {
         let start = buf.len();
         buf.push(0); // renegotiated_connection length = 0
         ranges.push((ExtensionType::RenegotiationInfo, start, buf.len()));
+
+        // lwm2m-rs patch: Encrypt-then-MAC (RFC 7366, empty) with a CBC suite.
+        if encrypt_then_mac {
+            let start = buf.len();
+            ranges.push((ExtensionType::EncryptThenMac, start, start));
+        }
 
         // lwm2m-rs patch: RFC 7250 selections (a single CertificateType each).
         if raw_public_key {
