@@ -210,6 +210,11 @@ fn our_server_with(identity: &[u8], key: &[u8], suites: &[CipherSuite]) -> DtlsS
     DtlsServer::new(config).unwrap()
 }
 
+/// A file-name tag unique to a suite list, so tests that run at once never share PEM files.
+fn suites_tag(suites: &[CipherSuite]) -> String {
+    suites.iter().map(|s| format!("{:04x}", s.iana())).collect::<Vec<_>>().join("-")
+}
+
 /// [`run_our_server`] on a loopback socket in a thread, until [`OurServer::finish`].
 struct OurServer {
     uri: String,
@@ -358,7 +363,7 @@ fn certificates_cbc_our_client_against_coap_server_openssl() {
 
 fn our_certificate_client_against_coap_server_openssl(suites: &[CipherSuite]) {
     let Some(server_bin) = peer("coap-server-openssl") else { return };
-    let pki = PemPki::new(&format!("client-{}", suites.len()));
+    let pki = PemPki::new(&format!("client-{}", suites_tag(suites)));
     let port = free_port_pair();
     let _server = Reaped(
         Command::new(server_bin)
@@ -417,7 +422,7 @@ fn certificates_cbc_coap_client_gnutls_against_our_server() {
 
 fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]) {
     let Some(client_bin) = peer(peer_name) else { return };
-    let pki = PemPki::new(&format!("server-{peer_name}-{}", suites.len()));
+    let pki = PemPki::new(&format!("server-{peer_name}-{}", suites_tag(suites)));
     let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
     config.certificate = Some(pki.server.clone());
     config.client_trust = Some(pki.anchors());
