@@ -1,6 +1,7 @@
 //! Fuzzes the DTLS 1.2 endpoints (record routing, the stateless cookie, the dimpl state machines)
 //! with a real client and server in memory: the first byte picks PSK, certificate or raw public
-//! key mode (the server has all three credentials); then the input decides, step by step,
+//! key mode (the server has all three credentials) and whether the client offers only the CBC
+//! suites (Encrypt-then-MAC records) or its default AEAD ones; then the input decides, step by step,
 //! whether the client's or the server's pending datagrams are delivered (possibly with bytes
 //! flipped), or raw bytes are injected into either side from the client's or a stranger's
 //! address.
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use lwm2m_transport::dtls::{
-    CertifiedKey, ClientConfig, ClientCredentials, DtlsClient, DtlsServer, MemoryCredentialStore, PskCredential,
+    CertifiedKey, CipherSuite, ClientConfig, ClientCredentials, DtlsClient, DtlsServer, MemoryCredentialStore,
+    PskCredential,
     RawPublicKeyPair, ServerConfig, TrustAnchors,
 };
 
@@ -80,7 +82,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let start = Instant::now();
     let mut now = start;
-    let mut client = DtlsClient::new(ClientConfig::new(credentials), now).unwrap();
+    let mut client_config = ClientConfig::new(credentials);
+    if (mode / 3) % 2 == 1 {
+        client_config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256, CipherSuite::EcdheEcdsaAes128CbcSha256];
+    }
+    let mut client = DtlsClient::new(client_config, now).unwrap();
     let _ = client.send(b"hello");
     let client_addr: SocketAddr = "192.0.2.1:5684".parse().unwrap();
     let stranger: SocketAddr = "192.0.2.2:5684".parse().unwrap();
