@@ -307,6 +307,16 @@ struct PemPki {
 
 impl PemPki {
     fn new(tag: &str) -> Self {
+        Self::build(tag, false)
+    }
+
+    /// Leaves issued by an intermediate CA: each leaf's PEM file holds the leaf and then the
+    /// intermediate (a full chain), `ca.pem` only the root, so the chain must travel.
+    fn chained(tag: &str) -> Self {
+        Self::build(tag, true)
+    }
+
+    fn build(tag: &str, chained: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("lwm2m-dtls-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -315,15 +325,28 @@ impl PemPki {
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "interop CA");
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let root = rcgen::Issuer::new(ca_params, ca_key);
+        let (issuer, chain) = if chained {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.distinguished_name.push(rcgen::DnType::CommonName, "interop intermediate");
+            let cert = params.signed_by(&key, &root).unwrap();
+            std::fs::write(dir.join("intermediate.pem"), cert.pem()).unwrap();
+            (rcgen::Issuer::new(params, key), Some(cert))
+        } else {
+            (root, None)
+        };
         let leaf = |name: &str, sans: Vec<String>| {
             let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
             let mut params = rcgen::CertificateParams::new(sans).unwrap();
             params.distinguished_name.push(rcgen::DnType::CommonName, name);
             let cert = params.signed_by(&key, &issuer).unwrap();
-            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            let pem = format!("{}{}", cert.pem(), chain.as_ref().map(rcgen::Certificate::pem).unwrap_or_default());
+            std::fs::write(dir.join(format!("{name}.pem")), &pem).unwrap();
             std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-            lwm2m_transport::dtls::CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der())
+            // Read back the way the CLI reads `--cert`: the chain comes from the PEM file.
+            lwm2m_transport::dtls::CertifiedKey::from_pem(pem.as_bytes(), key.serialize_pem().as_bytes()).unwrap()
         };
         let server = leaf("localhost", vec!["localhost".into(), "127.0.0.1".into()]);
         let client = leaf("urn-dev-cert", vec![]);
@@ -362,8 +385,23 @@ fn certificates_cbc_our_client_against_coap_server_openssl() {
 }
 
 fn our_certificate_client_against_coap_server_openssl(suites: &[CipherSuite]) {
-    let Some(server_bin) = peer("coap-server-openssl") else { return };
     let pki = PemPki::new(&format!("client-{}", suites_tag(suites)));
+    our_certificate_client_against_coap_server(suites, &pki, "coap-server-openssl");
+}
+
+/// coap-server-gnutls presents a certificate issued by an intermediate (its `-c` file holds the
+/// chain); our client trusts only the root.
+#[test]
+fn certificate_chains_our_client_against_coap_server_gnutls() {
+    our_certificate_client_against_coap_server(
+        CipherSuite::CLIENT_DEFAULT,
+        &PemPki::chained("client-chain"),
+        "coap-server-gnutls",
+    );
+}
+
+fn our_certificate_client_against_coap_server(suites: &[CipherSuite], pki: &PemPki, server_name: &str) {
+    let Some(server_bin) = peer(server_name) else { return };
     let port = free_port_pair();
     let _server = Reaped(
         Command::new(server_bin)
@@ -420,9 +458,27 @@ fn certificates_cbc_coap_client_gnutls_against_our_server() {
     certificate_client_against_our_server("coap-client-gnutls", &[CipherSuite::EcdheEcdsaAes128CbcSha256]);
 }
 
+/// Client and server certificates issued by an intermediate CA; both sides trust only the root.
+/// (libcoap's OpenSSL build sends only the leaf of its `-c` file, as `openssl s_client
+/// -showcerts` shows, so OpenSSL chains are tested with `s_client` / `s_server` below.)
+#[test]
+fn certificate_chains_coap_client_gnutls_against_our_server() {
+    chained_certificate_client_against_our_server("coap-client-gnutls");
+}
+
 fn certificate_client_against_our_server(peer_name: &str, suites: &[CipherSuite]) {
-    let Some(client_bin) = peer(peer_name) else { return };
     let pki = PemPki::new(&format!("server-{peer_name}-{}", suites_tag(suites)));
+    client_with_certificates_against_our_server(peer_name, suites, &pki);
+}
+
+fn chained_certificate_client_against_our_server(peer_name: &str) {
+    let pki = PemPki::chained(&format!("server-chain-{peer_name}"));
+    assert_eq!(pki.client.chain_der().len(), 1, "the intermediate is read from the PEM file");
+    client_with_certificates_against_our_server(peer_name, CipherSuite::ALL, &pki);
+}
+
+fn client_with_certificates_against_our_server(peer_name: &str, suites: &[CipherSuite], pki: &PemPki) {
+    let Some(client_bin) = peer(peer_name) else { return };
     let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
     config.certificate = Some(pki.server.clone());
     config.client_trust = Some(pki.anchors());
@@ -876,4 +932,83 @@ fn psk_cbc_our_client_against_openssl_s_server() {
     let _ = std::fs::remove_file(&out_path);
     assert!(log.contains("CIPHER is PSK-AES128-CBC-SHA256"), "s_server log: {log}");
     assert!(log.contains("hello over cbc"), "s_server decrypted our record: {log}");
+}
+
+/// OpenSSL as the independent judge of our chains: `s_client` with its own certificate issued by
+/// an intermediate (`-cert_chain`) and only the root as CA verifies the chain our server sends
+/// (`Verify return code: 0`), and our server validates the client's chain to the same root.
+#[test]
+fn certificate_chains_openssl_s_client_against_our_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    let pki = PemPki::chained("s_client-chain");
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(pki.server.clone());
+    config.client_trust = Some(pki.anchors());
+    let server = DtlsServer::new(config).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
+    };
+    let (cert, key, chain, ca) =
+        (pki.path("urn-dev-cert.pem"), pki.path("urn-dev-cert.key"), pki.path("intermediate.pem"), pki.path("ca.pem"));
+    let connect = format!("127.0.0.1:{port}");
+    let args = ["s_client", "-dtls1_2", "-cert", &cert, "-key", &key, "-cert_chain", &chain, "-CAfile", &ca];
+    let output = run_bounded(
+        &openssl,
+        &[&args[..], &["-verify_return_error", "-connect", &connect]].concat(),
+        Duration::from_secs(10),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (identities, stats, failures) = thread.join().unwrap();
+    assert!(output.contains("Verify return code: 0 (ok)"), "s_client output: {output}\nfailures: {failures:?}");
+    assert_eq!(stats.handshakes_completed, 1, "{stats:?} {failures:?}");
+    assert_eq!(identities[0].implied_endpoint_name(), Some("urn-dev-cert"));
+}
+
+/// Our client, trusting only the root, against `openssl s_server` presenting a certificate issued
+/// by an intermediate (`-cert_chain`).
+#[test]
+fn certificate_chains_our_client_against_openssl_s_server() {
+    let Some(openssl) = peer("openssl") else { return };
+    let pki = PemPki::chained("s_server-chain");
+    let port = {
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-chain-{port}.log"));
+    let out = std::fs::File::create(&out_path).unwrap();
+    let server = Reaped(
+        Command::new(openssl)
+            .args(["s_server", "-dtls1_2", "-cert", &pki.path("localhost.pem"), "-key", &pki.path("localhost.key")])
+            .args(["-cert_chain", &pki.path("intermediate.pem"), "-naccept", "1"])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::piped())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start openssl s_server"),
+    );
+    let config = ClientConfig::new(ClientCredentials::Certificate {
+        certificate: pki.client.clone(),
+        server_trust: pki.anchors(),
+        server_name: Some("localhost".into()),
+    });
+    let mut client = DtlsClient::new(config, Instant::now()).unwrap();
+    connect_once(&mut client, port, b"hello along the chain\n", true);
+    let Some(AuthenticatedIdentity::Certificate(server_cert)) = client.server_identity() else {
+        panic!("no server cert")
+    };
+    assert_eq!(server_cert.common_name.as_deref(), Some("localhost"));
+    let start = Instant::now();
+    let mut server = server;
+    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server);
+    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    assert!(log.contains("hello along the chain"), "s_server log: {log}");
 }

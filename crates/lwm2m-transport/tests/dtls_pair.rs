@@ -1323,3 +1323,95 @@ fn a_server_without_cbc_refuses_a_cbc_only_client() {
     assert!(pair.server_datagrams().is_empty());
     assert_eq!(pair.server.stats().sessions, 0);
 }
+
+// ---- certificate chains (dimpl patch 7) ----
+
+/// A root CA, an intermediate CA it issued, and leaves the intermediate issues; only the root
+/// is a trust anchor.
+struct ChainPki {
+    root: Pki,
+    intermediate: rcgen::Issuer<'static, rcgen::KeyPair>,
+    intermediate_der: Vec<u8>,
+}
+
+impl ChainPki {
+    fn new() -> Self {
+        let root = Pki::new("LwM2M test root");
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "LwM2M test intermediate");
+        let cert = params.signed_by(&key, &root.ca).unwrap();
+        ChainPki { intermediate_der: cert.der().to_vec(), intermediate: rcgen::Issuer::new(params, key), root }
+    }
+
+    /// A leaf issued by the intermediate, with the intermediate as its chain when `chain`.
+    fn leaf(&self, common_name: &str, dns: &[&str], chain: bool) -> CertifiedKey {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(dns.iter().map(ToString::to_string).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        let cert = params.signed_by(&key, &self.intermediate).unwrap();
+        let certified = CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der());
+        if chain { certified.with_chain(vec![self.intermediate_der.clone()]) } else { certified }
+    }
+}
+
+#[test]
+fn certificate_chains_are_sent_and_validated_to_the_root_both_ways_and_on_resumption() {
+    let pki = ChainPki::new();
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], true),
+        pki.root.anchors(),
+        pki.leaf("urn:dev:chained", &[], true),
+        pki.root.anchors(),
+        Some("lwm2m.example"),
+        80,
+    );
+    assert!(
+        pair.run_until(Duration::from_secs(5), Pair::connected),
+        "{:?} {:?}",
+        pair.client_events,
+        pair.server_events
+    );
+    pair.client.send(b"via intermediate").unwrap();
+    assert!(pair.run_until(Duration::from_secs(1), |p| !p.server_datagrams().is_empty()));
+    assert_eq!(pair.server_datagrams()[0].0.implied_endpoint_name(), Some("urn:dev:chained"));
+    restart_and_send(&mut pair, b"resumed");
+    assert!(pair.client.is_resumed(), "the resumed session re-validates the stored chain");
+    assert_eq!(pair.server_datagrams()[0].0.implied_endpoint_name(), Some("urn:dev:chained"));
+}
+
+#[test]
+fn a_leaf_without_its_chain_does_not_reach_the_root() {
+    let pki = ChainPki::new();
+    // The client sends its leaf alone: the server, trusting only the root, cannot build a path.
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], true),
+        pki.root.anchors(),
+        pki.leaf("urn:dev:alone", &[], false),
+        pki.root.anchors(),
+        Some("lwm2m.example"),
+        81,
+    );
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(
+        pair.server_events.iter().any(|e| matches!(
+            e,
+            ServerEvent::HandshakeFailed { error: DtlsError::Certificate(CertificateError::UnknownIssuer), .. }
+        )),
+        "{:?}",
+        pair.server_events
+    );
+    // The server sends its leaf alone: the client cannot either.
+    let mut pair = cert_pair(
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false),
+        pki.root.anchors(),
+        pki.leaf("urn:dev:chained", &[], true),
+        pki.root.anchors(),
+        Some("lwm2m.example"),
+        82,
+    );
+    assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
+    assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::Certificate(CertificateError::UnknownIssuer))));
+}

@@ -81,6 +81,7 @@ pub fn generate_self_signed_certificate() -> Result<DtlsCertificate, Certificate
     Ok(DtlsCertificate {
         certificate: cert_der,
         private_key: key_der,
+        chain: Vec::new(),
     })
 }
 

@@ -37,6 +37,9 @@ pub struct ResumableSession {
     /// The peer's leaf certificate (DER) or, with `raw_public_key`, its SubjectPublicKeyInfo;
     /// emitted again as `Output::PeerCert` / `Output::PeerRawPublicKey` on resumption.
     pub peer_identity: Option<Vec<u8>>,
+    /// The peer's intermediate certificates (DER) after its leaf, emitted again on resumption
+    /// through `Dtls::peer_certificate_chain`.
+    pub peer_chain: Vec<Vec<u8>>,
     /// The session used RFC 7250 raw public keys.
     pub raw_public_key: bool,
 }

@@ -289,6 +289,10 @@ pub struct DtlsCertificate {
     pub certificate: Vec<u8>,
     /// Private key in DER format.
     pub private_key: Vec<u8>,
+    /// lwm2m-rs patch: intermediate CA certificates (DER) sent after `certificate` in DTLS 1.2,
+    /// the one that issued it first (RFC 5246 §7.4.2), so peers that trust only the root can
+    /// validate the chain. Empty: only the leaf is sent, as before.
+    pub chain: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for DtlsCertificate {
@@ -296,6 +300,7 @@ impl fmt::Debug for DtlsCertificate {
         f.debug_struct("DtlsCertificate")
             .field("certificate", &self.certificate.len())
             .field("private_key", &self.private_key.len())
+            .field("chain", &self.chain.len())
             .finish()
     }
 }
@@ -717,6 +722,18 @@ impl Dtls {
             Some(Inner::Server12(server)) => server.is_resumed(),
             _ => false,
         }
+    }
+
+    /// lwm2m-rs patch: the certificates the DTLS 1.2 peer sent after its leaf (the leaf is
+    /// [`Output::PeerCert`]), in the order received, so the application can validate the chain
+    /// up to its trust anchors. Empty for raw public keys, PSK and DTLS 1.3.
+    pub fn peer_certificate_chain(&self) -> Vec<Vec<u8>> {
+        let certs = match self.inner.as_ref() {
+            Some(Inner::Client12(client)) if !client.is_raw_public_key() => client.peer_certificates(),
+            Some(Inner::Server12(server)) if !server.is_raw_public_key() => server.peer_certificates(),
+            _ => return Vec::new(),
+        };
+        certs.iter().skip(1).map(|c| c.to_vec()).collect()
     }
 
     /// Switch between server and client roles.
@@ -1261,6 +1278,7 @@ mod test {
         let empty = DtlsCertificate {
             certificate: vec![],
             private_key: cert.private_key,
+            chain: Vec::new(),
         };
         let _ = Dtls::new_12(config, empty, Instant::now());
     }

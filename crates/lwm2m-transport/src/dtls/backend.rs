@@ -18,8 +18,13 @@ pub enum BackendOutput {
     Transmit(Vec<u8>),
     /// The handshake completed.
     Connected,
-    /// The peer's leaf certificate (DER), to be validated by the caller before trusting anything.
-    PeerCertificate(Vec<u8>),
+    /// The peer's certificate chain, to be validated by the caller before trusting anything.
+    PeerCertificate {
+        /// The peer's leaf certificate (DER).
+        leaf: Vec<u8>,
+        /// The certificates the peer sent after it (DER, intermediates toward a trust anchor).
+        intermediates: Vec<Vec<u8>>,
+    },
     /// Raw public key mode (RFC 7250): the peer's DER SubjectPublicKeyInfo, whose private key
     /// signed the handshake; the caller decides whether the key is trusted.
     PeerRawPublicKey(Vec<u8>),

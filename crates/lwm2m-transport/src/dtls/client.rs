@@ -301,10 +301,11 @@ impl<B: DtlsBackend> DtlsClient<B> {
                     }
                     self.transmits.push_back(payload);
                 }
-                BackendOutput::PeerCertificate(der) => {
+                BackendOutput::PeerCertificate { leaf, intermediates } => {
                     if let ClientCredentials::Certificate { server_trust, server_name, .. } = &self.config.credentials {
                         match verify_server_certificate(
-                            &der,
+                            &leaf,
+                            &intermediates,
                             server_trust,
                             self.config.wall_clock.unix_time(self.last_now),
                             server_name.as_deref(),

@@ -75,32 +75,54 @@ impl fmt::Debug for PskCredential {
 
 /// A certificate and its private key (ECDSA P-256 or P-384). `Debug` never prints the key.
 ///
-/// Only the leaf is sent in the handshake (the backend sends a single certificate), so peers
-/// must trust the leaf's issuer directly.
+/// The handshake sends the certificate and then its chain ([`Self::with_chain`], or every
+/// further block of the PEM given to [`Self::from_pem`]), so peers need only trust the root.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CertifiedKey {
     certificate_der: Vec<u8>,
     private_key_der: Vec<u8>,
+    chain_der: Vec<Vec<u8>>,
 }
 
 impl CertifiedKey {
     /// From a DER certificate and a DER private key (PKCS#8 or SEC1).
     pub fn from_der(certificate_der: Vec<u8>, private_key_der: Vec<u8>) -> Self {
-        Self { certificate_der, private_key_der }
+        Self { certificate_der, private_key_der, chain_der: Vec::new() }
     }
 
-    /// From PEM text: the first CERTIFICATE block and the first private key block.
+    /// Adds the intermediate CA certificates (DER) sent after the certificate, the one that
+    /// issued it first, so a peer that trusts only the root can validate the chain.
+    pub fn with_chain(mut self, intermediates_der: Vec<Vec<u8>>) -> Self {
+        self.chain_der = intermediates_der;
+        self
+    }
+
+    /// From PEM text: the first CERTIFICATE block is the certificate and any further ones are
+    /// its chain (intermediates, issuer first, as in a `fullchain.pem`); the first private key
+    /// block is the key.
     pub fn from_pem(certificate_pem: &[u8], private_key_pem: &[u8]) -> Result<Self, DtlsError> {
-        let cert = CertificateDer::from_pem_slice(certificate_pem)
-            .map_err(|e| DtlsError::InvalidConfig(format!("no PEM certificate: {e}")))?;
+        let mut certs = Vec::new();
+        for cert in CertificateDer::pem_slice_iter(certificate_pem) {
+            let cert = cert.map_err(|e| DtlsError::InvalidConfig(format!("bad PEM certificate: {e}")))?;
+            certs.push(cert.as_ref().to_vec());
+        }
+        if certs.is_empty() {
+            return Err(DtlsError::InvalidConfig("no PEM certificate".into()));
+        }
         let key = PrivateKeyDer::from_pem_slice(private_key_pem)
             .map_err(|e| DtlsError::InvalidConfig(format!("no PEM private key: {e}")))?;
-        Ok(Self::from_der(cert.as_ref().to_vec(), key.secret_der().to_vec()))
+        let leaf = certs.remove(0);
+        Ok(Self::from_der(leaf, key.secret_der().to_vec()).with_chain(certs))
     }
 
     /// The DER certificate.
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
+    }
+
+    /// The intermediate certificates (DER) sent after it.
+    pub fn chain_der(&self) -> &[Vec<u8>] {
+        &self.chain_der
     }
 
     pub(crate) fn private_key_der(&self) -> &[u8] {
@@ -112,6 +134,7 @@ impl fmt::Debug for CertifiedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CertifiedKey")
             .field("certificate_der", &format_args!("<{} bytes>", self.certificate_der.len()))
+            .field("chain_der", &self.chain_der.len())
             .field("private_key_der", &"<redacted>")
             .finish()
     }

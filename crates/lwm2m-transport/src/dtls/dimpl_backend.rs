@@ -5,9 +5,9 @@
 //! AES-128-CCM-8, AES-128/256-GCM, ChaCha20-Poly1305 and AES-128-CBC-SHA256 (the CBC suites only
 //! with Encrypt-then-MAC, RFC 7366); extended master secret; flight retransmission; a server that
 //! starts after our stateless HelloVerifyRequest; RFC 7250 raw public keys with the ECDHE_ECDSA
-//! suites; session resumption (RFC 5246 §7.3) with a bounded server cache ([`ResumptionCache`]).
-//! What it lacks (see `docs/dtls-evaluation.md`): Connection ID, session tickets, certificate
-//! chains (only the leaf is sent).
+//! suites; session resumption (RFC 5246 §7.3) with a bounded server cache ([`ResumptionCache`]);
+//! certificate chains both ways. What it lacks (see `docs/dtls-evaluation.md`): Connection ID,
+//! session tickets.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -298,6 +298,7 @@ impl DtlsBackend for DimplBackend {
                 DtlsCertificate {
                     certificate: c.certificate_der().to_vec(),
                     private_key: c.private_key_der().to_vec(),
+                    chain: c.chain_der().to_vec(),
                 },
             )),
             _ => None,
@@ -374,6 +375,7 @@ impl DtlsBackend for DimplBackend {
                 let cert = DtlsCertificate {
                     certificate: certificate.certificate_der().to_vec(),
                     private_key: certificate.private_key_der().to_vec(),
+                    chain: certificate.chain_der().to_vec(),
                 };
                 Ok(DimplClientContext { config: Arc::new(built), certificate: Some(cert), raw_public_key: None })
             }
@@ -460,7 +462,11 @@ impl DimplSession {
                     break;
                 }
                 Output::Connected => self.outputs.push_back(BackendOutput::Connected),
-                Output::PeerCert(der) => self.outputs.push_back(BackendOutput::PeerCertificate(der.to_vec())),
+                Output::PeerCert(der) => {
+                    let leaf = der.to_vec();
+                    let intermediates = self.dtls.peer_certificate_chain();
+                    self.outputs.push_back(BackendOutput::PeerCertificate { leaf, intermediates });
+                }
                 Output::PeerRawPublicKey(der) => self.outputs.push_back(BackendOutput::PeerRawPublicKey(der.to_vec())),
                 Output::ApplicationData(d) => self.outputs.push_back(BackendOutput::ApplicationData(d.to_vec())),
                 Output::CloseNotify => self.outputs.push_back(BackendOutput::CloseNotify),
@@ -551,6 +557,7 @@ mod tests {
             extended_master_secret: true,
             psk_identity: Some(vec![byte]),
             peer_identity: None,
+            peer_chain: Vec::new(),
             raw_public_key: false,
         }
     }

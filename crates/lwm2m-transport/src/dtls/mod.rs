@@ -18,7 +18,7 @@
 //!   pinning (client) and admission (server, [`CredentialStore::admit_raw_public_key`]) happen
 //!   here too. One server endpoint serves all three modes: each ClientHello selects one
 //!   ([`ServerSessionKind`]). `docs/dtls-evaluation.md` explains the choice and the gaps (no
-//!   Connection ID, no session tickets, no certificate chains with the current backend).
+//!   Connection ID, no session tickets with the current backend).
 //!
 //! Security modes map as follows: PSK (mode 0) → [`ClientCredentials::Psk`] /
 //! [`CredentialStore::psk_key`]; RPK (mode 1) → [`ClientCredentials::RawPublicKey`] /

@@ -334,13 +334,15 @@ impl<B: DtlsBackend> DtlsServer<B> {
                         }
                         self.transmits.push_back(Transmit { destination: peer, payload });
                     }
-                    BackendOutput::PeerCertificate(der) => match check_client_certificate(&self.config, &der, now) {
-                        Ok(identity) => session.certificate = Some(identity),
-                        Err(e) => {
-                            outcome = Err(DtlsError::Certificate(e));
-                            break;
+                    BackendOutput::PeerCertificate { leaf, intermediates } => {
+                        match check_client_certificate(&self.config, &leaf, &intermediates, now) {
+                            Ok(identity) => session.certificate = Some(identity),
+                            Err(e) => {
+                                outcome = Err(DtlsError::Certificate(e));
+                                break;
+                            }
                         }
-                    },
+                    }
                     BackendOutput::PeerRawPublicKey(der) => match check_client_raw_public_key(&self.config, &der) {
                         Ok(spki_sha256) => session.raw_public_key = Some(spki_sha256),
                         Err(e) => {
@@ -657,11 +659,13 @@ fn session_kind(config: &ServerConfig, hello: &record::ClientHelloView<'_>) -> S
 
 fn check_client_certificate(
     config: &ServerConfig,
-    der: &[u8],
+    leaf: &[u8],
+    intermediates: &[Vec<u8>],
     now: Instant,
 ) -> Result<CertificateIdentity, CertificateError> {
     let trust = config.client_trust.as_ref().ok_or(CertificateError::UnknownIssuer)?;
-    let identity = verify_certificate(der, trust, config.wall_clock.unix_time(now), PeerRole::Client, None)?;
+    let unix_time = config.wall_clock.unix_time(now);
+    let identity = verify_certificate(leaf, intermediates, trust, unix_time, PeerRole::Client, None)?;
     if !config.credentials.admit_certificate(&identity) {
         return Err(CertificateError::NotProvisioned);
     }

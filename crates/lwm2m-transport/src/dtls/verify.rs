@@ -76,10 +76,16 @@ fn map_webpki(error: &webpki::Error) -> CertificateError {
     }
 }
 
-/// Validates `leaf_der` against `anchors` at `now` for `role`; when `server_name` is given the
-/// certificate must also be valid for it (DNS name or IP address in subjectAltName).
+/// Most intermediate certificates of a peer's chain considered (longer chains fail as
+/// `UnknownIssuer` unless a trust anchor is reached within them).
+const MAX_INTERMEDIATES: usize = 8;
+
+/// Validates `leaf_der`, with the `intermediates` the peer sent after it, against `anchors` at
+/// `now` for `role`; when `server_name` is given the certificate must also be valid for it (DNS
+/// name or IP address in subjectAltName).
 pub(crate) fn verify_certificate(
     leaf_der: &[u8],
+    intermediates: &[Vec<u8>],
     anchors: &TrustAnchors,
     now: SystemTime,
     role: PeerRole,
@@ -99,8 +105,10 @@ pub(crate) fn verify_certificate(
         PeerRole::Client => KeyUsage::client_auth(),
         PeerRole::Server => KeyUsage::server_auth(),
     };
-    cert.verify_for_usage(ALGORITHMS, &trust, &[], UnixTime::since_unix_epoch(since_epoch), usage, None, None)
-        .map_err(|e| map_webpki(&e))?;
+    let intermediates: Vec<CertificateDer<'_>> =
+        intermediates.iter().take(MAX_INTERMEDIATES).map(|d| CertificateDer::from(d.as_slice())).collect();
+    let at = UnixTime::since_unix_epoch(since_epoch);
+    cert.verify_for_usage(ALGORITHMS, &trust, &intermediates, at, usage, None, None).map_err(|e| map_webpki(&e))?;
     if let Some(name) = server_name {
         let parsed =
             ServerName::try_from(name).map_err(|_| CertificateError::NameMismatch { expected: name.to_owned() })?;
@@ -114,6 +122,7 @@ pub(crate) fn verify_certificate(
 /// `anchors` and `server_name` without a usage, else as the LwM2M Certificate Usage says.
 pub(crate) fn verify_server_certificate(
     leaf_der: &[u8],
+    intermediates: &[Vec<u8>],
     anchors: &TrustAnchors,
     now: SystemTime,
     server_name: Option<&str>,
@@ -121,16 +130,16 @@ pub(crate) fn verify_server_certificate(
 ) -> Result<CertificateIdentity, CertificateError> {
     let mismatch = |rule| CertificateError::UsageMismatch { usage: usage.map_or(0, CertificateUsage::value), rule };
     match usage {
-        None => verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name),
+        None => verify_certificate(leaf_der, intermediates, anchors, now, PeerRole::Server, server_name),
         Some(CertificateUsage::CaConstraint(ca)) => {
-            let identity = verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name)?;
+            let identity = verify_certificate(leaf_der, intermediates, anchors, now, PeerRole::Server, server_name)?;
             let only_ca = TrustAnchors::from_der(vec![ca.clone()]);
-            verify_certificate(leaf_der, &only_ca, now, PeerRole::Server, None)
+            verify_certificate(leaf_der, intermediates, &only_ca, now, PeerRole::Server, None)
                 .map_err(|_| mismatch("issued by the given CA"))?;
             Ok(identity)
         }
         Some(CertificateUsage::ServiceCertificate(expected)) => {
-            let identity = verify_certificate(leaf_der, anchors, now, PeerRole::Server, server_name)?;
+            let identity = verify_certificate(leaf_der, intermediates, anchors, now, PeerRole::Server, server_name)?;
             if leaf_der != expected.as_slice() {
                 return Err(mismatch("the given certificate"));
             }
@@ -138,7 +147,7 @@ pub(crate) fn verify_server_certificate(
         }
         Some(CertificateUsage::TrustAnchor(anchor)) => {
             let only_anchor = TrustAnchors::from_der(vec![anchor.clone()]);
-            verify_certificate(leaf_der, &only_anchor, now, PeerRole::Server, server_name)
+            verify_certificate(leaf_der, intermediates, &only_anchor, now, PeerRole::Server, server_name)
         }
         Some(CertificateUsage::DomainIssued(expected)) => {
             if leaf_der != expected.as_slice() {

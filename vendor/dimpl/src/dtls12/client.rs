@@ -167,6 +167,7 @@ impl Client {
             .expect("Failed to parse client private key");
         let auth = AuthMode::Certificate {
             certificate: certificate.certificate,
+            chain: certificate.chain,
             private_key,
             raw_public_key: false,
         };
@@ -233,6 +234,7 @@ impl Client {
             extended_master_secret: true,
             psk_identity: None,
             peer_identity: self.server_certificates.first().map(|c| c.to_vec()),
+            peer_chain: self.server_certificates.iter().skip(1).map(|c| c.to_vec()).collect(),
             raw_public_key: self.engine.crypto_context().is_raw_public_key(),
         };
         Some((id.to_vec(), session))
@@ -241,6 +243,16 @@ impl Client {
     /// lwm2m-rs patch: see `Dtls::is_resumed`.
     pub(crate) fn is_resumed(&self) -> bool {
         self.resumed
+    }
+
+    /// lwm2m-rs patch: the server's certificates as received (leaf first).
+    pub(crate) fn peer_certificates(&self) -> &[Buf] {
+        &self.server_certificates
+    }
+
+    /// lwm2m-rs patch: whether this client uses RFC 7250 raw public keys.
+    pub(crate) fn is_raw_public_key(&self) -> bool {
+        self.engine.crypto_context().is_raw_public_key()
     }
 
     pub(crate) fn state_name(&self) -> &'static str {
@@ -670,6 +682,9 @@ impl State {
                 client.resumed = true;
                 if let Some(peer) = session.peer_identity {
                     client.server_certificates.push(peer.to_buf());
+                    for c in &session.peer_chain {
+                        client.server_certificates.push(c.as_slice().to_buf());
+                    }
                     client.local_events.push_back(if session.raw_public_key {
                         LocalEvent::PeerRawPublicKey
                     } else {

@@ -77,6 +77,8 @@ pub enum AuthMode {
     Certificate {
         /// DER-encoded certificate, or with `raw_public_key` the DER SubjectPublicKeyInfo.
         certificate: Vec<u8>,
+        /// lwm2m-rs patch: intermediate certificates sent after `certificate`.
+        chain: Vec<Vec<u8>>,
         /// Parsed signing key for the certificate.
         private_key: Box<dyn crypto::SigningKey>,
         /// lwm2m-rs patch: RFC 7250 raw public key mode. Both sides send a
@@ -441,6 +443,7 @@ impl CryptoContext {
         let cert = self.get_client_certificate();
         let AuthMode::Certificate {
             certificate,
+            chain,
             raw_public_key,
             ..
         } = &self.auth
@@ -452,7 +455,21 @@ impl CryptoContext {
             Certificate::serialize_raw_public_key(certificate, output);
             return;
         }
-        cert.serialize(certificate, output);
+        if chain.is_empty() {
+            cert.serialize(certificate, output);
+            return;
+        }
+        // lwm2m-rs patch: the leaf, then the intermediates (RFC 5246 §7.4.2), each with a
+        // 3-byte length, after the 3-byte length of the whole list.
+        let total: usize = std::iter::once(certificate)
+            .chain(chain.iter())
+            .map(|c| 3 + c.len())
+            .sum();
+        output.extend_from_slice(&(total as u32).to_be_bytes()[1..]);
+        for c in std::iter::once(certificate).chain(chain.iter()) {
+            output.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
+            output.extend_from_slice(c);
+        }
     }
 
     /// lwm2m-rs patch: whether this session uses RFC 7250 raw public keys.
@@ -688,6 +705,7 @@ mod tests {
             .expect("parse key");
         AuthMode::Certificate {
             certificate: cert.certificate,
+            chain: Vec::new(),
             private_key,
             raw_public_key: false,
         }

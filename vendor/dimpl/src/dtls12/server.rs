@@ -148,6 +148,7 @@ impl Server {
             .expect("Failed to parse server private key");
         let auth = AuthMode::Certificate {
             certificate: certificate.certificate,
+            chain: certificate.chain,
             private_key,
             raw_public_key: false,
         };
@@ -174,6 +175,7 @@ impl Server {
             .map_err(Error::CryptoError)?;
         let auth = AuthMode::Certificate {
             certificate: key.public_key,
+            chain: Vec::new(),
             private_key,
             raw_public_key: true,
         };
@@ -241,6 +243,16 @@ impl Server {
     /// lwm2m-rs patch: whether this handshake resumes a cached session.
     pub(crate) fn is_resumed(&self) -> bool {
         self.resumed
+    }
+
+    /// lwm2m-rs patch: the client's certificates as received (leaf first).
+    pub(crate) fn peer_certificates(&self) -> &[Buf] {
+        &self.client_certificates
+    }
+
+    /// lwm2m-rs patch: whether this server uses RFC 7250 raw public keys.
+    pub(crate) fn is_raw_public_key(&self) -> bool {
+        self.engine.crypto_context().is_raw_public_key()
     }
 
     /// lwm2m-rs patch: the cached session a ClientHello may resume (RFC 5246 §7.3), or `None`
@@ -326,6 +338,7 @@ impl Server {
             extended_master_secret: true,
             psk_identity: self.psk_identity.clone(),
             peer_identity: self.client_certificates.first().map(|c| c.to_vec()),
+            peer_chain: self.client_certificates.iter().skip(1).map(|c| c.to_vec()).collect(),
             raw_public_key: self.engine.crypto_context().is_raw_public_key(),
         };
         cache.store(&id, session, self.last_now);
@@ -679,6 +692,9 @@ impl State {
             server.psk_identity = session.psk_identity;
             if let Some(peer) = session.peer_identity {
                 server.client_certificates.push(peer.to_buf());
+                for c in &session.peer_chain {
+                    server.client_certificates.push(c.as_slice().to_buf());
+                }
                 server.local_events.push_back(if session.raw_public_key {
                     LocalEvent::PeerRawPublicKey
                 } else {
