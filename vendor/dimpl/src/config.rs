@@ -56,6 +56,10 @@ impl fmt::Debug for ResumableSession {
     }
 }
 
+/// lwm2m-rs patch: most intermediate certificates a cached session keeps (what a peer sends
+/// beyond them is not stored, so a long chain cannot make each cache entry large).
+pub const MAX_STORED_CHAIN: usize = 8;
+
 /// lwm2m-rs patch: a server's store of resumable sessions, keyed by session id (1..=32 bytes).
 ///
 /// The implementation decides the bounds (entries, lifetime). `now` is the instance's clock.

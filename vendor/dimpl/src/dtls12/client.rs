@@ -234,7 +234,13 @@ impl Client {
             extended_master_secret: true,
             psk_identity: None,
             peer_identity: self.server_certificates.first().map(|c| c.to_vec()),
-            peer_chain: self.server_certificates.iter().skip(1).map(|c| c.to_vec()).collect(),
+            peer_chain: self
+                .server_certificates
+                .iter()
+                .skip(1)
+                .take(crate::config::MAX_STORED_CHAIN)
+                .map(|c| c.to_vec())
+                .collect(),
             raw_public_key: self.engine.crypto_context().is_raw_public_key(),
         };
         Some((id.to_vec(), session))

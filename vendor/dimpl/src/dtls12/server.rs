@@ -338,7 +338,14 @@ impl Server {
             extended_master_secret: true,
             psk_identity: self.psk_identity.clone(),
             peer_identity: self.client_certificates.first().map(|c| c.to_vec()),
-            peer_chain: self.client_certificates.iter().skip(1).map(|c| c.to_vec()).collect(),
+            // Bounded: the application validates at most this many intermediates anyway.
+            peer_chain: self
+                .client_certificates
+                .iter()
+                .skip(1)
+                .take(crate::config::MAX_STORED_CHAIN)
+                .map(|c| c.to_vec())
+                .collect(),
             raw_public_key: self.engine.crypto_context().is_raw_public_key(),
         };
         cache.store(&id, session, self.last_now);
