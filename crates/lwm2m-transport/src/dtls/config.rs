@@ -573,7 +573,9 @@ pub struct ServerLimits {
     pub max_datagram: usize,
     /// Sessions kept for resumption (RFC 5246 §7.3 abbreviated handshakes), shared by all
     /// peers; beyond it the oldest is forgotten. 0 disables resumption (no session ids are
-    /// issued). Each entry costs ~300 bytes plus the peer's certificate in certificate mode.
+    /// issued). Each entry costs ~300 bytes plus the peer's certificate and chain in certificate
+    /// mode (at most `MAX_CACHED_PEER_BYTES`, 16 KiB); only peers that passed the endpoint's
+    /// checks are cached.
     pub max_resumable_sessions: usize,
     /// How long after its full handshake a session can be resumed.
     pub resumption_lifetime: Duration,

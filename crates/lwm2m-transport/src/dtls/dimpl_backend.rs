@@ -46,11 +46,25 @@ impl PskResolver for StoreResolver {
 /// handshake. Resuming a PSK session asks the [`CredentialStore`] for the identity's key again
 /// (a removed identity cannot resume); certificate and raw public key sessions present the
 /// client's certificate or key to the endpoint's checks again.
+///
+/// A session is stored only if the endpoint's admission check accepts its peer (dimpl offers a
+/// session when its Finished verifies, before the endpoint has judged the certificate) and its
+/// certificate, chain or key take at most [`MAX_CACHED_PEER_BYTES`].
 pub struct ResumptionCache {
     max_entries: usize,
     lifetime: Duration,
     inner: Mutex<CacheInner>,
+    /// dimpl wants an unwind-safe cache; the check only reads the endpoint's configuration and
+    /// credential store, as `StoreResolver` does.
+    admit: Option<AssertUnwindSafe<Admission>>,
 }
+
+/// Whether a completed session's peer may be cached (the endpoint's certificate / raw public key
+/// checks), at the instance's `now`.
+type Admission = Arc<dyn Fn(&ResumableSession, Instant) -> bool + Send + Sync>;
+
+/// Most bytes of peer certificate, chain or raw public key a cached session may hold.
+pub const MAX_CACHED_PEER_BYTES: usize = 16 * 1024;
 
 #[derive(Default)]
 struct CacheInner {
@@ -72,7 +86,13 @@ impl std::fmt::Debug for ResumptionCache {
 impl ResumptionCache {
     /// An empty cache.
     pub fn new(max_entries: usize, lifetime: Duration) -> Self {
-        Self { max_entries, lifetime, inner: Mutex::new(CacheInner::default()) }
+        Self { max_entries, lifetime, inner: Mutex::new(CacheInner::default()), admit: None }
+    }
+
+    /// Stores only sessions whose peer `admit` accepts.
+    pub(crate) fn with_admission(mut self, admit: Admission) -> Self {
+        self.admit = Some(AssertUnwindSafe(admit));
+        self
     }
 
     /// Sessions stored now (some may have expired and not been dropped yet).
@@ -104,6 +124,11 @@ impl CacheInner {
 impl SessionCache for ResumptionCache {
     fn store(&self, session_id: &[u8], session: ResumableSession, now: Instant) {
         if self.max_entries == 0 || session_id.is_empty() || session_id.len() > 32 {
+            return;
+        }
+        let peer_bytes =
+            session.peer_identity.as_ref().map_or(0, Vec::len) + session.peer_chain.iter().map(Vec::len).sum::<usize>();
+        if peer_bytes > MAX_CACHED_PEER_BYTES || self.admit.as_ref().is_some_and(|admit| !(admit.0)(&session, now)) {
             return;
         }
         let mut inner = self.lock();
@@ -265,8 +290,14 @@ impl DtlsBackend for DimplBackend {
         let ecdhe_suites: Vec<_> =
             config.cipher_suites.iter().filter(|s| !s.is_psk()).map(|s| dimpl_suite(*s)).collect();
         let limits = &config.limits;
-        let resumption = (limits.max_resumable_sessions > 0)
-            .then(|| Arc::new(ResumptionCache::new(limits.max_resumable_sessions, limits.resumption_lifetime)));
+        let admission_config = config.clone();
+        let admit: Admission =
+            Arc::new(move |session, now| super::server::admits_cached_peer(&admission_config, session, now));
+        let resumption = (limits.max_resumable_sessions > 0).then(|| {
+            Arc::new(
+                ResumptionCache::new(limits.max_resumable_sessions, limits.resumption_lifetime).with_admission(admit),
+            )
+        });
         let build = |b: dimpl::ConfigBuilder| {
             // One cache for all modes: an entry records its mode and suite, and dimpl resumes
             // it only in a session of the same kind.
@@ -589,6 +620,30 @@ mod tests {
         }
         assert_eq!(cache.len(), 2);
         assert!(cache.lock().order.len() <= 2 * 2 + 16);
+    }
+
+    #[test]
+    fn resumption_cache_stores_only_admitted_peers_of_bounded_size() {
+        let now = Instant::now();
+        // The endpoint's check refuses the peer (e.g. a certificate it rejected after dimpl
+        // had already verified the Finished): nothing is cached.
+        let refusing: Admission = Arc::new(|_, _| false);
+        let cache = ResumptionCache::new(10, Duration::from_secs(60)).with_admission(refusing);
+        let mut with_peer = session(1);
+        with_peer.peer_identity = Some(vec![0x30; 500]);
+        cache.store(&[1; 32], with_peer.clone(), now);
+        assert!(cache.is_empty());
+
+        // An admitted peer is cached unless its certificate and chain exceed the byte cap.
+        let admitting: Admission = Arc::new(|s, _| s.peer_identity.is_some());
+        let cache = ResumptionCache::new(10, Duration::from_secs(60)).with_admission(admitting);
+        cache.store(&[2; 32], with_peer.clone(), now);
+        assert_eq!(cache.lookup(&[2; 32], now), Some(with_peer.clone()));
+        let mut padded = with_peer;
+        padded.peer_chain = vec![vec![0x30; 4096]; 4];
+        cache.store(&[3; 32], padded, now);
+        assert_eq!(cache.lookup(&[3; 32], now), None, "over MAX_CACHED_PEER_BYTES");
+        assert_eq!(cache.len(), 1);
     }
 
     #[test]

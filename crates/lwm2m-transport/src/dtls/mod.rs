@@ -82,7 +82,8 @@ pub use config::{
     TrustAnchors, WallClock,
 };
 pub use dimpl_backend::{
-    DimplBackend, DimplClientContext, DimplResumption, DimplServerContext, DimplSession, ResumptionCache,
+    DimplBackend, DimplClientContext, DimplResumption, DimplServerContext, DimplSession, MAX_CACHED_PEER_BYTES,
+    ResumptionCache,
 };
 pub use error::{AlertDescription, CertificateError, DtlsError};
 pub use identity::{AuthenticatedIdentity, CertificateIdentity, CredentialStore, MemoryCredentialStore};

@@ -608,6 +608,17 @@ impl<B: DtlsBackend> DtlsServer<B> {
     }
 }
 
+/// Whether the peer of a session that completed a handshake may be cached for resumption: its
+/// certificate (with chain) or raw public key passes the same checks as in a full handshake at
+/// `now`. PSK sessions are admitted (dimpl finished them with a key the store gave).
+pub(super) fn admits_cached_peer(config: &ServerConfig, session: &dimpl::ResumableSession, now: Instant) -> bool {
+    match (&session.peer_identity, session.raw_public_key) {
+        (None, _) => true,
+        (Some(spki), true) => check_client_raw_public_key(config, spki).is_ok(),
+        (Some(leaf), false) => check_client_certificate(config, leaf, &session.peer_chain, now).is_ok(),
+    }
+}
+
 /// Canonicalises a client's raw public key and asks the credential store whether it is admitted.
 fn check_client_raw_public_key(config: &ServerConfig, der: &[u8]) -> Result<[u8; 32], CertificateError> {
     let key = RawPublicKey::canonical(der).map_err(CertificateError::Malformed)?;
