@@ -443,6 +443,9 @@ pub enum SecurityError {
     ExtendedMasterSecretNotNegotiated,
     /// lwm2m-rs patch: the server selected a CBC suite without Encrypt-then-MAC (RFC 7366).
     EncryptThenMacNotNegotiated,
+    /// lwm2m-rs patch: the ServerHello has an encrypt_then_mac extension the client did not
+    /// send, or one that is not empty.
+    UnexpectedEncryptThenMac,
     /// No mutually acceptable cipher suite was found.
     NoMutuallyAcceptableCipherSuite,
     /// A DTLS 1.3 ClientHello did not use the required DTLS 1.2 legacy version.
@@ -1141,6 +1144,9 @@ impl fmt::Display for SecurityError {
             }
             Self::EncryptThenMacNotNegotiated => {
                 write!(f, "CBC suite selected without encrypt_then_mac")
+            }
+            Self::UnexpectedEncryptThenMac => {
+                write!(f, "unsolicited or non-empty encrypt_then_mac in ServerHello")
             }
             Self::NoMutuallyAcceptableCipherSuite => {
                 write!(f, "no mutually acceptable cipher suite")

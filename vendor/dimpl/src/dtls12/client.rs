@@ -627,12 +627,27 @@ impl State {
 
         // lwm2m-rs patch: a CBC suite only with Encrypt-then-MAC (RFC 7366), which the
         // ClientHello offered whenever it offered a CBC suite.
-        let encrypt_then_mac = extensions
+        let etm_extension = extensions
             .iter()
-            .any(|ext| ext.extension_type == ExtensionType::EncryptThenMac);
-        if cs.need_encrypt_then_mac() && !encrypt_then_mac {
+            .find(|ext| ext.extension_type == ExtensionType::EncryptThenMac);
+        if cs.need_encrypt_then_mac() && etm_extension.is_none() {
             return Err(Error::SecurityError(
                 crate::SecurityError::EncryptThenMacNotNegotiated,
+            )
+            .into());
+        }
+        // An answer to an extension this client did not send, or one with data, is a protocol
+        // violation (RFC 7366 §2, RFC 5246 §7.4.1.4).
+        let offered_etm = client
+            .engine
+            .config()
+            .dtls12_cipher_suites()
+            .any(|s| s.suite().need_encrypt_then_mac());
+        if let Some(ext) = etm_extension
+            && (!offered_etm || !ext.extension_data_range.is_empty())
+        {
+            return Err(Error::SecurityError(
+                crate::SecurityError::UnexpectedEncryptThenMac,
             )
             .into());
         }

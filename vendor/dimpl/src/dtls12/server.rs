@@ -580,10 +580,10 @@ impl State {
         trace!("Accepted ClientHello cookie; proceeding with handshake");
 
         // lwm2m-rs patch: CBC suites only with Encrypt-then-MAC (RFC 7366).
-        let client_offers_etm = ch
-            .extensions
-            .iter()
-            .any(|ext| ext.extension_type == ExtensionType::EncryptThenMac);
+        // Its extension_data must be empty (RFC 7366 §2); anything else does not count.
+        let client_offers_etm = ch.extensions.iter().any(|ext| {
+            ext.extension_type == ExtensionType::EncryptThenMac && ext.extension_data_range.is_empty()
+        });
 
         // Client offered suites; we pick per client order intersecting allowed and server key compatibility
         let mut selected: Option<Dtls12CipherSuite> = None;

@@ -29,6 +29,9 @@ type HmacSha256 = Hmac<Sha256>;
 const BLOCK: usize = 16;
 const MAC_LEN: usize = 32;
 
+/// Largest plaintext of one record (RFC 6347 §4.1, DTLSPlaintext.length).
+const MAX_PLAINTEXT: usize = 1 << 14;
+
 /// Wire overhead beyond the plaintext at most: IV, a full block of padding, MAC.
 pub(super) const MAX_OVERHEAD: usize = BLOCK + BLOCK + MAC_LEN;
 
@@ -90,6 +93,10 @@ impl Cipher for CbcHmacSha256 {
     fn encrypt(&mut self, data: &mut Buf, aad: Aad, _nonce: Nonce) -> Result<(), CryptoError> {
         let header = Self::header(&aad)?;
         let plaintext_len = data.len();
+        // DTLSPlaintext.length is at most 2^14; beyond it the u16 lengths below would wrap.
+        if plaintext_len > MAX_PLAINTEXT {
+            return Err(CryptoError::OperationFailed(CryptoOperation::Encrypt));
+        }
         // TLS padding: pad_len + 1 bytes of value pad_len bring the length to whole blocks.
         let pad_len = (BLOCK - (plaintext_len + 1) % BLOCK) % BLOCK;
         let body_len = plaintext_len + pad_len + 1;
@@ -206,5 +213,8 @@ mod tests {
                 "another sequence number"
             );
         }
+        let mut too_long = Buf::new();
+        too_long.resize(MAX_PLAINTEXT + 1, 7);
+        assert!(cipher.encrypt(&mut too_long, aad(0), Nonce([0; 12])).is_err());
     }
 }

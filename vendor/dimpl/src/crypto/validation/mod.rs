@@ -677,9 +677,9 @@ mod tests_aws_lc_rs {
     fn test_default_provider_has_cipher_suites() {
         let provider = aws_lc_rs::default_provider();
         let count = provider.supported_cipher_suites().count();
-        // ECDHE: AES-128, AES-256, ChaCha20, CCM-8 (lwm2m-rs patch 1), CBC (patch 6)
-        // PSK: CCM-8, GCM (patch 5), CBC (patch 6)
-        assert_eq!(count, 8);
+        // ECDHE: AES-128, AES-256, ChaCha20, CCM-8 (lwm2m-rs patch 1)
+        // PSK: CCM-8, GCM (patch 5); no CBC suites in this provider (patch 6 is RustCrypto only)
+        assert_eq!(count, 6);
     }
 
     #[test]
@@ -703,9 +703,8 @@ mod tests_aws_lc_rs {
             .map(|cs| cs.suite())
             .collect();
 
-        // lwm2m-rs patch 1: ECDHE_ECDSA_AES128_CCM_8 is the fourth; patch 6: CBC the fifth.
-        assert_eq!(ecdsa_suites.len(), 5);
-        assert!(ecdsa_suites.contains(&Dtls12CipherSuite::ECDHE_ECDSA_AES128_CBC_SHA256));
+        // lwm2m-rs patch 1: ECDHE_ECDSA_AES128_CCM_8 is the fourth (no CBC in this provider).
+        assert_eq!(ecdsa_suites.len(), 4);
         assert!(ecdsa_suites.contains(&Dtls12CipherSuite::ECDHE_ECDSA_AES128_GCM_SHA256));
         assert!(ecdsa_suites.contains(&Dtls12CipherSuite::ECDHE_ECDSA_AES256_GCM_SHA384));
         assert!(ecdsa_suites.contains(&Dtls12CipherSuite::ECDHE_ECDSA_CHACHA20_POLY1305_SHA256));
