@@ -61,13 +61,18 @@ impl CertificateIdentity {
         self.common_name
             .clone()
             .or_else(|| self.dns_names.first().cloned())
-            .unwrap_or_else(|| self.fingerprint_sha256.iter().map(|b| format!("{b:02x}")).collect())
+            .unwrap_or_else(|| hex(&self.fingerprint_sha256))
     }
 
     /// The engine-level identity the CoAP layer attaches to incoming requests.
     pub fn to_peer_identity(&self) -> PeerIdentity {
         PeerIdentity::Certificate(Arc::from(self.peer_name()))
     }
+}
+
+/// Lowercase hex of `bytes` (fingerprints and key hashes in names and messages).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -93,9 +98,10 @@ mod tests {
         assert_eq!(dns.peer_name(), "dev1.example");
         let der = certificate(None, &[]);
         let neither = CertificateIdentity::from_der(&der).unwrap();
-        let hex: String = Sha256::digest(&der).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(neither.peer_name(), hex);
-        assert_eq!(neither.to_peer_identity(), PeerIdentity::Certificate(Arc::from(hex.as_str())));
+        let fingerprint = hex(&Sha256::digest(&der));
+        assert_eq!(fingerprint.len(), 64);
+        assert_eq!(neither.peer_name(), fingerprint);
+        assert_eq!(neither.to_peer_identity(), PeerIdentity::Certificate(Arc::from(fingerprint.as_str())));
     }
 
     #[test]

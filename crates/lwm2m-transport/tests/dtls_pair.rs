@@ -1415,3 +1415,21 @@ fn a_leaf_without_its_chain_does_not_reach_the_root() {
     assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
     assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::Certificate(CertificateError::UnknownIssuer))));
 }
+
+#[test]
+fn a_configured_chain_longer_than_peers_validate_is_refused() {
+    let pki = ChainPki::new();
+    let too_long =
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false).with_chain(vec![pki.intermediate_der.clone(); 9]);
+    let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
+    config.certificate = Some(too_long.clone());
+    config.client_trust = Some(pki.root.anchors());
+    let err = DtlsServer::new(config).unwrap_err();
+    assert!(matches!(&err, DtlsError::InvalidConfig(m) if m.contains("9 intermediates")), "{err}");
+    let client = ClientConfig::new(ClientCredentials::Certificate {
+        certificate: too_long,
+        server_trust: pki.root.anchors(),
+        server_name: None,
+    });
+    assert!(matches!(DtlsClient::new(client, Instant::now()), Err(DtlsError::InvalidConfig(_))));
+}

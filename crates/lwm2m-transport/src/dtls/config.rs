@@ -73,6 +73,19 @@ impl fmt::Debug for PskCredential {
     }
 }
 
+/// The DER of every CERTIFICATE block in `pem`, in order; an error naming `what` when one is
+/// malformed or there is none.
+fn pem_certificates(pem: &[u8], what: &str) -> Result<Vec<Vec<u8>>, DtlsError> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DtlsError::InvalidConfig(format!("bad PEM {what}: {e}")))?;
+    if certificates.is_empty() {
+        return Err(DtlsError::InvalidConfig(format!("no CERTIFICATE block in the {what} PEM")));
+    }
+    Ok(certificates)
+}
+
 /// A certificate and its private key (ECDSA P-256 or P-384). `Debug` never prints the key.
 ///
 /// The handshake sends the certificate and then its chain ([`Self::with_chain`], or every
@@ -101,14 +114,7 @@ impl CertifiedKey {
     /// its chain (intermediates, issuer first, as in a `fullchain.pem`); the first private key
     /// block is the key.
     pub fn from_pem(certificate_pem: &[u8], private_key_pem: &[u8]) -> Result<Self, DtlsError> {
-        let mut certs = Vec::new();
-        for cert in CertificateDer::pem_slice_iter(certificate_pem) {
-            let cert = cert.map_err(|e| DtlsError::InvalidConfig(format!("bad PEM certificate: {e}")))?;
-            certs.push(cert.as_ref().to_vec());
-        }
-        if certs.is_empty() {
-            return Err(DtlsError::InvalidConfig("no PEM certificate".into()));
-        }
+        let mut certs = pem_certificates(certificate_pem, "certificate")?;
         let key = PrivateKeyDer::from_pem_slice(private_key_pem)
             .map_err(|e| DtlsError::InvalidConfig(format!("no PEM private key: {e}")))?;
         let leaf = certs.remove(0);
@@ -123,6 +129,18 @@ impl CertifiedKey {
     /// The intermediate certificates (DER) sent after it.
     pub fn chain_der(&self) -> &[Vec<u8>] {
         &self.chain_der
+    }
+
+    /// Refuses a chain longer than peers of this crate validate (8 intermediates).
+    pub(crate) fn check_chain(&self) -> Result<(), DtlsError> {
+        let max = super::verify::MAX_INTERMEDIATES;
+        if self.chain_der.len() > max {
+            return Err(DtlsError::InvalidConfig(format!(
+                "the certificate chain has {} intermediates; peers validate at most {max}",
+                self.chain_der.len()
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn private_key_der(&self) -> &[u8] {
@@ -260,14 +278,7 @@ impl TrustAnchors {
 
     /// From PEM text with one or more CERTIFICATE blocks.
     pub fn from_pem(pem: &[u8]) -> Result<Self, DtlsError> {
-        let certificates_der = CertificateDer::pem_slice_iter(pem)
-            .map(|c| c.map(|c| c.as_ref().to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| DtlsError::InvalidConfig(format!("bad PEM trust anchors: {e}")))?;
-        if certificates_der.is_empty() {
-            return Err(DtlsError::InvalidConfig("no CERTIFICATE block in the trust anchor PEM".into()));
-        }
-        Ok(Self { certificates_der })
+        Ok(Self { certificates_der: pem_certificates(pem, "trust anchor")? })
     }
 
     /// The DER certificates.

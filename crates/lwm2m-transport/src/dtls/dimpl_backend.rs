@@ -323,6 +323,9 @@ impl DtlsBackend for DimplBackend {
                     .require_client_certificate(true),
             )
         };
+        if let Some(certificate) = &config.certificate {
+            certificate.check_chain()?;
+        }
         let certificate = match (&config.certificate, ecdhe_suites.is_empty()) {
             (Some(c), false) => Some((
                 ecdhe()?,
@@ -399,6 +402,7 @@ impl DtlsBackend for DimplBackend {
                 })
             }
             ClientCredentials::Certificate { certificate, .. } => {
+                certificate.check_chain()?;
                 let built = builder(&config.timing, config.mtu)
                     .dtls12_cipher_suites(&suites(&config.cipher_suites, false)?)
                     .build()

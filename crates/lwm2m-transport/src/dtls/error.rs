@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::x509::hex;
+
 /// A DTLS alert description (RFC 5246 §7.2, RFC 4279 §2), named where we know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AlertDescription(pub u8);
@@ -137,10 +139,6 @@ pub enum CertificateError {
         /// What was required.
         rule: &'static str,
     },
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl CertificateError {

@@ -78,7 +78,7 @@ fn map_webpki(error: &webpki::Error) -> CertificateError {
 
 /// Most intermediate certificates of a peer's chain considered (longer chains fail as
 /// `UnknownIssuer` unless a trust anchor is reached within them).
-const MAX_INTERMEDIATES: usize = 8;
+pub(crate) const MAX_INTERMEDIATES: usize = 8;
 
 /// Validates `leaf_der`, with the `intermediates` the peer sent after it, against `anchors` at
 /// `now` for `role`; when `server_name` is given the certificate must also be valid for it (DNS

@@ -3,9 +3,9 @@
 //! - The server presents a certificate chain and key ([`server_config`]); with a client CA it
 //!   also asks for client certificates, verifies them against that CA and reports the
 //!   certificate's name with every request ([`peer_identity`]: the subject commonName, else the
-//!   first DNS subjectAltName, else the SHA-256 fingerprint, exactly as the DTLS transport does). Clients without
-//!   a certificate are still admitted (their requests carry no identity) so the application
-//!   decides.
+//!   first DNS subjectAltName, else the SHA-256 fingerprint, exactly as the DTLS transport
+//!   does). Clients without a certificate are still admitted (their requests carry no
+//!   identity) so the application decides.
 //! - The client verifies the server against a CA ([`client_config`]) and the name or IP address
 //!   it connected to, and may present its own certificate.
 //! - ALPN is `coap` (RFC 8323 §8.2); a peer that offers no ALPN is accepted.
