@@ -582,6 +582,16 @@ impl Pki {
     fn anchors(&self) -> TrustAnchors {
         TrustAnchors::from_der(vec![self.ca_der.clone()])
     }
+
+    /// An intermediate CA this CA issues (its `ca_der` is the intermediate's certificate).
+    fn intermediate(&self, name: &str) -> Pki {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let cert = params.signed_by(&key, &self.ca).unwrap();
+        Pki { ca_der: cert.der().to_vec(), ca: rcgen::Issuer::new(params, key) }
+    }
 }
 
 fn cert_pair(
@@ -1330,30 +1340,19 @@ fn a_server_without_cbc_refuses_a_cbc_only_client() {
 /// is a trust anchor.
 struct ChainPki {
     root: Pki,
-    intermediate: rcgen::Issuer<'static, rcgen::KeyPair>,
-    intermediate_der: Vec<u8>,
+    intermediate: Pki,
 }
 
 impl ChainPki {
     fn new() -> Self {
         let root = Pki::new("LwM2M test root");
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "LwM2M test intermediate");
-        let cert = params.signed_by(&key, &root.ca).unwrap();
-        ChainPki { intermediate_der: cert.der().to_vec(), intermediate: rcgen::Issuer::new(params, key), root }
+        ChainPki { intermediate: root.intermediate("LwM2M test intermediate"), root }
     }
 
     /// A leaf issued by the intermediate, with the intermediate as its chain when `chain`.
     fn leaf(&self, common_name: &str, dns: &[&str], chain: bool) -> CertifiedKey {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(dns.iter().map(ToString::to_string).collect::<Vec<_>>()).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
-        let cert = params.signed_by(&key, &self.intermediate).unwrap();
-        let certified = CertifiedKey::from_der(cert.der().to_vec(), key.serialize_der());
-        if chain { certified.with_chain(vec![self.intermediate_der.clone()]) } else { certified }
+        let leaf = self.intermediate.leaf(common_name, dns, false);
+        if chain { leaf.with_chain(vec![self.intermediate.ca_der.clone()]) } else { leaf }
     }
 }
 
@@ -1420,7 +1419,7 @@ fn a_leaf_without_its_chain_does_not_reach_the_root() {
 fn a_configured_chain_longer_than_peers_validate_is_refused() {
     let pki = ChainPki::new();
     let too_long =
-        pki.leaf("lwm2m.example", &["lwm2m.example"], false).with_chain(vec![pki.intermediate_der.clone(); 9]);
+        pki.leaf("lwm2m.example", &["lwm2m.example"], false).with_chain(vec![pki.intermediate.ca_der.clone(); 9]);
     let mut config = ServerConfig::psk(Arc::new(MemoryCredentialStore::new()));
     config.certificate = Some(too_long.clone());
     config.client_trust = Some(pki.root.anchors());
