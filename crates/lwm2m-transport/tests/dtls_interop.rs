@@ -699,7 +699,7 @@ fn s_client_against_our_server(
         let stop = stop.clone();
         std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
     };
-    let key_hex: String = b"s-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let key_hex = hex(b"s-secret");
     let connect = format!("127.0.0.1:{port}");
     let args = ["s_client", "-dtls1_2", "-cipher", openssl_cipher, "-psk_identity", "s-id", "-psk", &key_hex];
     let output = run_bounded(&openssl, &[&args[..], extra, &["-connect", &connect]].concat(), Duration::from_secs(10));
@@ -742,6 +742,56 @@ fn openssl_s_client_negotiates_psk_cbc_only_with_encrypt_then_mac() {
     assert!(!negotiated && completed == 0 && !failures.is_empty(), "{output}");
 }
 
+/// Lowercase hex, as openssl's `-psk` takes the key.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `openssl s_server` on a free loopback port, its output in a log file.
+struct SServer {
+    process: Reaped,
+    log: std::path::PathBuf,
+    port: u16,
+}
+
+impl SServer {
+    /// Starts `openssl s_server -dtls1_2 <args> -accept 127.0.0.1:PORT`; `args` should bound
+    /// its life with `-naccept N`.
+    fn start(openssl: &std::path::Path, tag: &str, args: &[&str]) -> Self {
+        let port = {
+            let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let log = std::env::temp_dir().join(format!("lwm2m-s_server-{tag}-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let process = Reaped(
+            Command::new(openssl)
+                .args(["s_server", "-dtls1_2"])
+                .args(args)
+                .args(["-accept", &format!("127.0.0.1:{port}")])
+                // s_server stops at end of input: keep its stdin open.
+                .stdin(Stdio::piped())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("start openssl s_server"),
+        );
+        SServer { process, log, port }
+    }
+
+    /// Lets s_server finish its `-naccept` connections (at most 5 s), then its output.
+    fn finish(mut self) -> String {
+        let start = Instant::now();
+        while self.process.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(self.process);
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        log
+    }
+}
+
 #[test]
 fn openssl_s_client_resumes_psk_sessions_on_our_server() {
     let Some(openssl) = peer("openssl") else { return };
@@ -753,7 +803,7 @@ fn openssl_s_client_resumes_psk_sessions_on_our_server() {
         let stop = stop.clone();
         std::thread::spawn(move || run_handshake_server(&socket, server, &stop))
     };
-    let key_hex: String = b"resume-secret".iter().map(|b| format!("{b:02x}")).collect();
+    let key_hex = hex(b"resume-secret");
     let connect = format!("127.0.0.1:{port}");
     let output = run_bounded(
         &openssl,
@@ -838,54 +888,21 @@ fn connect_once(client: &mut DtlsClient, port: u16, message: &[u8], first: bool)
 #[test]
 fn our_client_resumes_its_session_with_openssl_s_server() {
     let Some(openssl) = peer("openssl") else { return };
-    let port = {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let key_hex: String = b"resume-secret".iter().map(|b| format!("{b:02x}")).collect();
-    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-{port}.log"));
-    let out = std::fs::File::create(&out_path).unwrap();
-    let server = Reaped(
-        Command::new(openssl)
-            .args([
-                "s_server",
-                "-dtls1_2",
-                "-nocert",
-                "-cipher",
-                "PSK-AES128-CCM8",
-                "-psk_identity",
-                "resume-id",
-                "-psk",
-                &key_hex,
-                "-naccept",
-                "2",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-            ])
-            // s_server stops at end of input: keep its stdin open.
-            .stdin(Stdio::piped())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start openssl s_server"),
+    let key_hex = hex(b"resume-secret");
+    let server = SServer::start(
+        &openssl,
+        "resume",
+        &["-nocert", "-cipher", "PSK-AES128-CCM8", "-psk_identity", "resume-id", "-psk", &key_hex, "-naccept", "2"],
     );
     let mut client =
         DtlsClient::new(ClientConfig::psk(PskCredential::new(b"resume-id", b"resume-secret").unwrap()), Instant::now())
             .unwrap();
-    connect_once(&mut client, port, b"first connection\n", true);
+    connect_once(&mut client, server.port, b"first connection\n", true);
     assert!(!client.is_resumed());
     assert!(client.has_resumable_session(), "s_server gave the session an id");
-    connect_once(&mut client, port, b"second connection\n", false);
+    connect_once(&mut client, server.port, b"second connection\n", false);
     let resumed = client.is_resumed();
-    // Let s_server print and exit (-naccept 2).
-    let start = Instant::now();
-    let mut server = server;
-    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(server);
-    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
+    let log = server.finish();
     for line in log.lines().filter(|l| l.contains("Reused") || l.contains("CIPHER is") || l.contains("connection")) {
         eprintln!("s_server: {line}");
     }
@@ -901,35 +918,17 @@ fn our_client_resumes_its_session_with_openssl_s_server() {
 #[test]
 fn psk_cbc_our_client_against_openssl_s_server() {
     let Some(openssl) = peer("openssl") else { return };
-    let port = {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let key_hex: String = b"cbc-secret".iter().map(|b| format!("{b:02x}")).collect();
-    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-cbc-{port}.log"));
-    let out = std::fs::File::create(&out_path).unwrap();
-    let server = Reaped(
-        Command::new(openssl)
-            .args(["s_server", "-dtls1_2", "-nocert", "-cipher", "PSK-AES128-CBC-SHA256", "-psk_identity", "cbc-id"])
-            .args(["-psk", &key_hex, "-naccept", "1", "-accept", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::piped())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start openssl s_server"),
+    let key_hex = hex(b"cbc-secret");
+    let server = SServer::start(
+        &openssl,
+        "cbc",
+        &["-nocert", "-cipher", "PSK-AES128-CBC-SHA256", "-psk_identity", "cbc-id", "-psk", &key_hex, "-naccept", "1"],
     );
     let mut config = ClientConfig::psk(PskCredential::new(b"cbc-id", b"cbc-secret").unwrap());
     config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
     let mut client = DtlsClient::new(config, Instant::now()).unwrap();
-    connect_once(&mut client, port, b"hello over cbc\n", true);
-    let start = Instant::now();
-    let mut server = server;
-    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(server);
-    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
+    connect_once(&mut client, server.port, b"hello over cbc\n", true);
+    let log = server.finish();
     assert!(log.contains("CIPHER is PSK-AES128-CBC-SHA256"), "s_server log: {log}");
     assert!(log.contains("hello over cbc"), "s_server decrypted our record: {log}");
 }
@@ -974,41 +973,20 @@ fn certificate_chains_openssl_s_client_against_our_server() {
 fn certificate_chains_our_client_against_openssl_s_server() {
     let Some(openssl) = peer("openssl") else { return };
     let pki = PemPki::chained("s_server-chain");
-    let port = {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let out_path = std::env::temp_dir().join(format!("lwm2m-s_server-chain-{port}.log"));
-    let out = std::fs::File::create(&out_path).unwrap();
-    let server = Reaped(
-        Command::new(openssl)
-            .args(["s_server", "-dtls1_2", "-cert", &pki.path("localhost.pem"), "-key", &pki.path("localhost.key")])
-            .args(["-cert_chain", &pki.path("intermediate.pem"), "-naccept", "1"])
-            .args(["-accept", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::piped())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start openssl s_server"),
-    );
+    let (cert, key, chain) = (pki.path("localhost.pem"), pki.path("localhost.key"), pki.path("intermediate.pem"));
+    let server =
+        SServer::start(&openssl, "chain", &["-cert", &cert, "-key", &key, "-cert_chain", &chain, "-naccept", "1"]);
     let config = ClientConfig::new(ClientCredentials::Certificate {
         certificate: pki.client.clone(),
         server_trust: pki.anchors(),
         server_name: Some("localhost".into()),
     });
     let mut client = DtlsClient::new(config, Instant::now()).unwrap();
-    connect_once(&mut client, port, b"hello along the chain\n", true);
+    connect_once(&mut client, server.port, b"hello along the chain\n", true);
     let Some(AuthenticatedIdentity::Certificate(server_cert)) = client.server_identity() else {
         panic!("no server cert")
     };
     assert_eq!(server_cert.common_name.as_deref(), Some("localhost"));
-    let start = Instant::now();
-    let mut server = server;
-    while server.0.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(server);
-    let log = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
+    let log = server.finish();
     assert!(log.contains("hello along the chain"), "s_server log: {log}");
 }
