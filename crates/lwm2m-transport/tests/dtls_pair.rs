@@ -1354,19 +1354,25 @@ impl ChainPki {
         let leaf = self.intermediate.leaf(common_name, dns, false);
         if chain { leaf.with_chain(vec![self.intermediate.ca_der.clone()]) } else { leaf }
     }
+
+    /// A certificate pair (server `lwm2m.example`, client `client_name`) where both trust only
+    /// the root and each sends its chain when told to.
+    fn pair(&self, server_chain: bool, client_name: &str, client_chain: bool, seed: u64) -> Pair {
+        cert_pair(
+            self.leaf("lwm2m.example", &["lwm2m.example"], server_chain),
+            self.root.anchors(),
+            self.leaf(client_name, &[], client_chain),
+            self.root.anchors(),
+            Some("lwm2m.example"),
+            seed,
+        )
+    }
 }
 
 #[test]
 fn certificate_chains_are_sent_and_validated_to_the_root_both_ways_and_on_resumption() {
     let pki = ChainPki::new();
-    let mut pair = cert_pair(
-        pki.leaf("lwm2m.example", &["lwm2m.example"], true),
-        pki.root.anchors(),
-        pki.leaf("urn:dev:chained", &[], true),
-        pki.root.anchors(),
-        Some("lwm2m.example"),
-        80,
-    );
+    let mut pair = pki.pair(true, "urn:dev:chained", true, 80);
     assert!(
         pair.run_until(Duration::from_secs(5), Pair::connected),
         "{:?} {:?}",
@@ -1385,14 +1391,7 @@ fn certificate_chains_are_sent_and_validated_to_the_root_both_ways_and_on_resump
 fn a_leaf_without_its_chain_does_not_reach_the_root() {
     let pki = ChainPki::new();
     // The client sends its leaf alone: the server, trusting only the root, cannot build a path.
-    let mut pair = cert_pair(
-        pki.leaf("lwm2m.example", &["lwm2m.example"], true),
-        pki.root.anchors(),
-        pki.leaf("urn:dev:alone", &[], false),
-        pki.root.anchors(),
-        Some("lwm2m.example"),
-        81,
-    );
+    let mut pair = pki.pair(true, "urn:dev:alone", false, 81);
     assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
     assert!(
         pair.server_events.iter().any(|e| matches!(
@@ -1403,14 +1402,7 @@ fn a_leaf_without_its_chain_does_not_reach_the_root() {
         pair.server_events
     );
     // The server sends its leaf alone: the client cannot either.
-    let mut pair = cert_pair(
-        pki.leaf("lwm2m.example", &["lwm2m.example"], false),
-        pki.root.anchors(),
-        pki.leaf("urn:dev:chained", &[], true),
-        pki.root.anchors(),
-        Some("lwm2m.example"),
-        82,
-    );
+    let mut pair = pki.pair(false, "urn:dev:chained", true, 82);
     assert!(pair.run_until(Duration::from_secs(10), |p| p.client.state() == ClientState::Failed));
     assert!(pair.client_events.contains(&ClientEvent::Failed(DtlsError::Certificate(CertificateError::UnknownIssuer))));
 }
