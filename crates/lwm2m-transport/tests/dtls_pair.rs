@@ -1255,14 +1255,19 @@ fn exchange(pair: &mut Pair, n: usize) {
     assert_eq!(pair.client_datagrams(), expected);
 }
 
+/// A PSK client (`dev1`) that offers only TLS_PSK_WITH_AES_128_CBC_SHA256.
+fn cbc_psk_client(now: Instant) -> DtlsClient {
+    let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
+    config.timing = timing();
+    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
+    DtlsClient::new(config, now).unwrap()
+}
+
 #[test]
 fn cbc_suites_carry_data_both_ways_and_resume() {
     // PSK: a client that offers only TLS_PSK_WITH_AES_128_CBC_SHA256, a default server.
     let now = Instant::now();
-    let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
-    config.timing = timing();
-    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
-    let client = DtlsClient::new(config, now).unwrap();
+    let client = cbc_psk_client(now);
     let mut pair = Pair::new(client, psk_server(psk_store(b"dev1", KEY)), now, PERFECT, 70);
     assert!(
         pair.run_until(Duration::from_secs(5), Pair::connected),
@@ -1308,10 +1313,7 @@ fn cbc_suites_complete_over_a_lossy_link() {
         Link { drop: 0.2, duplicate: 0.1, jitter: Duration::from_millis(40), latency: Duration::from_millis(20) };
     for seed in 1..=6u64 {
         let now = Instant::now();
-        let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
-        config.timing = timing();
-        config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
-        let client = DtlsClient::new(config, now).unwrap();
+        let client = cbc_psk_client(now);
         let mut pair = Pair::new(client, psk_server(psk_store(b"dev1", KEY)), now, link, seed * 31);
         assert!(pair.run_until(Duration::from_secs(50), Pair::connected), "seed {seed}");
     }
@@ -1320,10 +1322,7 @@ fn cbc_suites_complete_over_a_lossy_link() {
 #[test]
 fn a_server_without_cbc_refuses_a_cbc_only_client() {
     let now = Instant::now();
-    let mut config = ClientConfig::psk(PskCredential::new(b"dev1", KEY).unwrap());
-    config.timing = timing();
-    config.cipher_suites = vec![CipherSuite::PskAes128CbcSha256];
-    let client = DtlsClient::new(config, now).unwrap();
+    let client = cbc_psk_client(now);
     let mut server_config = ServerConfig::psk(psk_store(b"dev1", KEY));
     server_config.timing = timing();
     server_config.cipher_suites = CipherSuite::CLIENT_DEFAULT.to_vec();
