@@ -221,3 +221,43 @@ async fn a_silent_peer_is_released_after_the_idle_timeout_and_frees_its_slot() {
     // The slot is free again for a client that talks.
     assert!(a_new_client_gets_a_slot(addr).await, "the silent peer's slot was never freed");
 }
+
+/// Remembers the observation and its connection, and reports deregistrations.
+struct Observed {
+    registered: tokio::sync::mpsc::UnboundedSender<(driver::ConnectionHandle, lwm2m_transport::ObservationId)>,
+    deregistered: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl Handler for Observed {
+    fn handle(&mut self, incoming: IncomingRequest, responder: Responder) {
+        match incoming.observe {
+            ObserveRequest::Register(obs) => {
+                let _ = self.registered.send((responder.connection(), obs));
+            }
+            ObserveRequest::Deregister => {
+                let _ = self.deregistered.send(());
+            }
+            _ => {}
+        }
+        responder.respond(Response::new(Code::CONTENT));
+    }
+}
+
+#[tokio::test]
+async fn dropping_an_observation_deregisters_it_at_the_next_notification() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (registered, mut registrations) = tokio::sync::mpsc::unbounded_channel();
+    let (deregistered, mut deregistrations) = tokio::sync::mpsc::unbounded_channel();
+    let handler = Observed { registered, deregistered };
+    let mut handler = Some(handler);
+    tokio::spawn(driver::serve(listener, config(), move |_| handler.take().expect("one connection")));
+    let c = driver::connect(addr, config(), NotFound).await.unwrap();
+    let obs = c.observe(Request::with_path(Code::GET, "/o")).await.unwrap();
+    let (connection, id) = registrations.recv().await.unwrap();
+    drop(obs);
+    // Over TCP there is no RST: the client's driver answers the next notification with a
+    // deregistration (GET with Observe: 1) instead of letting the server notify forever.
+    connection.notify(id, Response::with_payload(Code::CONTENT, ContentFormat::TEXT, "after drop")).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), deregistrations.recv()).await.unwrap().unwrap();
+}

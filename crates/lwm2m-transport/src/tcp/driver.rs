@@ -334,6 +334,9 @@ impl<H: Handler> Task<H> {
         // The task keeps a sender (for responders), so it runs until the connection closes:
         // the peer closes or aborts it, or a handle calls release/abort.
         loop {
+            // Events first: dispatching one can queue frames (a deregistration when the
+            // application dropped its Observation), which the writes below then send.
+            self.dispatch_events();
             while let Some(bytes) = self.connection.poll_transmit() {
                 if let Err(e) = writer.write_all(&bytes).await {
                     self.connection.handle_stream_closed(&e.to_string());
@@ -441,8 +444,13 @@ impl<H: Handler> Task<H> {
                     None => {}
                 },
                 ConnectionEvent::Notification { id, response } => {
-                    if let Some(Waiter::Observing(tx)) = self.waiters.get(&id) {
-                        let _ = tx.send(response);
+                    if let Some(Waiter::Observing(tx)) = self.waiters.get(&id)
+                        && tx.send(response).is_err()
+                    {
+                        // The application dropped its Observation. TCP has no RST, so deregister
+                        // (GET with Observe: 1) rather than let the server notify forever.
+                        self.waiters.remove(&id);
+                        self.connection.cancel(id, true);
                     }
                 }
                 ConnectionEvent::ObservationEnded { id } => {

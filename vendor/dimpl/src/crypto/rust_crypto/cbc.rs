@@ -21,7 +21,6 @@ use ::sha2::Sha256;
 
 use crate::buffer::{Buf, TmpBuf};
 use crate::crypto::{Aad, Cipher, Nonce};
-use crate::error::bounded_error_len;
 use crate::{CryptoError, CryptoOperation};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -50,9 +49,7 @@ impl std::fmt::Debug for CbcHmacSha256 {
 impl CbcHmacSha256 {
     pub(super) fn new(mac_key: &[u8], key: &[u8]) -> Result<Self, CryptoError> {
         if key.len() != 16 {
-            return Err(CryptoError::InvalidAesGcmKeySize {
-                actual: bounded_error_len(key.len()),
-            });
+            return Err(CryptoError::OperationFailed(CryptoOperation::CreateCipher));
         }
         let mac_key: [u8; MAC_LEN] = mac_key
             .try_into()
